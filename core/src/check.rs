@@ -1,0 +1,1 @@
+//! Type checking of parameters against descriptors (stub, being written).

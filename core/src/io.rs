@@ -1,0 +1,1 @@
+//! Framing (stub, being written).

@@ -1,0 +1,1 @@
+//! Reflection (stub, being written).

@@ -1,0 +1,2 @@
+//! Demo service (stub).
+#![no_std]
