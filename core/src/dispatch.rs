@@ -7,7 +7,7 @@
 
 use crate::decode::Args;
 use crate::info::RpcInfo;
-use crate::reply::{OkReply, Render};
+use crate::reply::{OkReply, Render, Ser};
 use crate::schema::{FunctionDesc, ServiceDesc};
 use crate::Error;
 
@@ -84,7 +84,7 @@ impl<O: Output> Reply<'_, O> {
         if crate::ser::to_sink(value, &mut count, self.env.style()).is_err() {
             return Err(CallError::Rpc(Error::internal("result could not be serialized")));
         }
-        let r = OkReply { env: self.env, value };
+        let r = OkReply { env: self.env, value: &Ser(value) };
         self.out.emit(&r).await.map_err(CallError::Io)?;
         *self.replied = true;
         Ok(())

@@ -1,1 +1,337 @@
-//! Framing (stub, being written).
+//! Newline-delimited framing over `embedded_io` (blocking) and `embedded_io_async`.
+//!
+//! Requests end with LF or CRLF; replies end with CRLF (what ReflectRPC's clients expect).
+//! Blank lines are ignored. A request longer than the receive buffer gets one error reply
+//! (2.0 `-32600`, the limit in `data`), the rest of that line is discarded, and the stream
+//! resynchronises at the next newline: the connection survives.
+//!
+//! The receive buffer also lends its free tail to the engine as scratch for unescaping
+//! string parameters, so one buffer is all the RAM a connection needs besides a small
+//! transmit buffer.
+
+use core::future::Future;
+use core::pin::pin;
+use core::task::{Context, Poll, Waker};
+
+use crate::dispatch::{Output, Service};
+use crate::engine::{self, Config};
+use crate::info::RpcInfo;
+use crate::reply::Render;
+use crate::sink::{IoSink, SliceSink, Window};
+
+/// Smallest transmit buffer the async server accepts (it renders replies window by window).
+pub const MIN_TX: usize = 16;
+
+/// Runs `f` to completion by polling it in a loop. Blocking transports use it to drive the
+/// engine; an `async` handler that really waits makes it spin, so such handlers belong on
+/// an async transport.
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        core::hint::spin_loop();
+    }
+}
+
+/// A transport failure while serving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ServeError<E> {
+    /// Reading or writing failed.
+    Io(E),
+    /// A buffer is too small to work with (receive buffer empty, transmit buffer below
+    /// [`MIN_TX`] for the async server).
+    Buffer,
+}
+
+/// The output of [`handle_to_slice`] did not fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Overflow;
+
+/// An [`Output`] that writes into a slice.
+#[derive(Debug)]
+pub struct SliceOutput<'a> {
+    sink: SliceSink<'a>,
+}
+
+impl<'a> SliceOutput<'a> {
+    /// Output into `buf`.
+    pub fn new(buf: &'a mut [u8]) -> Self {
+        SliceOutput { sink: SliceSink::new(buf) }
+    }
+
+    /// Bytes written.
+    pub fn len(&self) -> usize {
+        self.sink.len()
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.sink.is_empty()
+    }
+}
+
+impl Output for SliceOutput<'_> {
+    type Error = Overflow;
+    async fn emit<R: Render + ?Sized>(&mut self, r: &R) -> Result<(), Overflow> {
+        r.render(&mut self.sink).map_err(|_| Overflow)
+    }
+}
+
+/// Handles one request synchronously and writes the replies into `out`; returns the length
+/// written (0 when no reply is due). This is the whole of a custom transport:
+///
+/// ```ignore
+/// let n = reflex::io::handle_to_slice(&SERVICE, &Config::new(), &request, &mut scratch, &info, &mut reply)?;
+/// transport.send(&reply[..n]);
+/// ```
+pub fn handle_to_slice<S: Service>(
+    service: &S,
+    config: &Config,
+    request: &[u8],
+    scratch: &mut [u8],
+    info: &RpcInfo<'_>,
+    out: &mut [u8],
+) -> Result<usize, Overflow> {
+    let mut o = SliceOutput::new(out);
+    block_on(engine::handle(service, config, request, scratch, info, &mut o))?;
+    Ok(o.len())
+}
+
+/// Receive-side line state over a caller buffer: `buf[start..len]` holds unprocessed bytes.
+struct Lines<'b> {
+    buf: &'b mut [u8],
+    start: usize,
+    len: usize,
+    /// Offset up to which `buf[start..]` is known to hold no newline.
+    scanned: usize,
+    /// Dropping the rest of an overlong line.
+    discarding: bool,
+}
+
+/// What the receive buffer holds next.
+enum Next {
+    /// A complete line at `start..end` (terminator excluded).
+    Line { start: usize, end: usize },
+    /// The buffer is full of one line without a newline.
+    Overlong,
+    /// More bytes are needed.
+    Read,
+}
+
+impl<'b> Lines<'b> {
+    fn new(buf: &'b mut [u8]) -> Self {
+        Lines { buf, start: 0, len: 0, scanned: 0, discarding: false }
+    }
+
+    fn next(&mut self) -> Next {
+        let from = self.scanned.max(self.start);
+        let window = self.buf.get(from..self.len).unwrap_or(&[]);
+        match window.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                let nl = from + i;
+                let start = self.start;
+                self.start = nl + 1;
+                self.scanned = self.start;
+                if core::mem::take(&mut self.discarding) {
+                    // The tail of an overlong line: already answered, drop it.
+                    return self.next();
+                }
+                let end = if nl > start && self.buf.get(nl - 1) == Some(&b'\r') { nl - 1 } else { nl };
+                Next::Line { start, end }
+            }
+            None => {
+                self.scanned = self.len;
+                if self.discarding {
+                    self.start = 0;
+                    self.len = 0;
+                    self.scanned = 0;
+                    return Next::Read;
+                }
+                if self.len < self.buf.len() {
+                    return Next::Read;
+                }
+                if self.start > 0 {
+                    // Make room: move the partial line to the front.
+                    self.buf.copy_within(self.start..self.len, 0);
+                    self.len -= self.start;
+                    self.scanned -= self.start;
+                    self.start = 0;
+                    return Next::Read;
+                }
+                self.discarding = true;
+                self.start = 0;
+                self.len = 0;
+                self.scanned = 0;
+                Next::Overlong
+            }
+        }
+    }
+
+    /// The line `start..end` and the free tail of the buffer (scratch for the engine).
+    fn split(&mut self, start: usize, end: usize) -> (&[u8], &mut [u8]) {
+        let (head, tail) = self.buf.split_at_mut(self.len.min(self.buf.len()));
+        (head.get(start..end).unwrap_or(&[]), tail)
+    }
+
+    fn free(&mut self) -> &mut [u8] {
+        if self.start == self.len {
+            self.start = 0;
+            self.len = 0;
+            self.scanned = 0;
+        }
+        self.buf.get_mut(self.len..).unwrap_or(&mut [])
+    }
+
+    fn filled(&mut self, n: usize) {
+        self.len = (self.len + n).min(self.buf.len());
+    }
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r'))
+}
+
+struct BlockingOut<'a, 'b, W: embedded_io::Write> {
+    sink: IoSink<'b, &'a mut W>,
+}
+
+impl<W: embedded_io::Write> Output for BlockingOut<'_, '_, W> {
+    type Error = ServeError<W::Error>;
+    async fn emit<R: Render + ?Sized>(&mut self, r: &R) -> Result<(), Self::Error> {
+        match r.render(&mut self.sink) {
+            Ok(()) => Ok(()),
+            Err(_) => Err(self.sink.take_error().map_or(ServeError::Buffer, ServeError::Io)),
+        }
+    }
+}
+
+/// Serves newline-delimited requests on a blocking stream until it reaches end of file.
+///
+/// `rx` bounds the longest request (and lends its free space as scratch); `tx` batches
+/// reply bytes into fewer writes (it may be small; replies of any length stream through it).
+pub fn serve<S: Service, IO: embedded_io::Read + embedded_io::Write>(
+    service: &S,
+    config: &Config,
+    io: &mut IO,
+    rx: &mut [u8],
+    tx: &mut [u8],
+    info: &RpcInfo<'_>,
+) -> Result<(), ServeError<IO::Error>> {
+    if rx.is_empty() {
+        return Err(ServeError::Buffer);
+    }
+    let limit = rx.len();
+    let mut lines = Lines::new(rx);
+    loop {
+        match lines.next() {
+            Next::Line { start, end } => {
+                let (line, scratch) = lines.split(start, end);
+                if is_blank(line) {
+                    continue;
+                }
+                let mut out = BlockingOut { sink: IoSink::new(&mut *io, &mut *tx) };
+                let replied = block_on(engine::handle(service, config, line, scratch, info, &mut out))?;
+                finish_blocking(&mut out, replied)?;
+            }
+            Next::Overlong => {
+                warn!("request longer than {} bytes", limit);
+                let mut out = BlockingOut { sink: IoSink::new(&mut *io, &mut *tx) };
+                let replied = block_on(engine::too_large(&mut out, limit))?;
+                finish_blocking(&mut out, replied)?;
+            }
+            Next::Read => {
+                let n = io.read(lines.free()).map_err(ServeError::Io)?;
+                if n == 0 {
+                    return Ok(());
+                }
+                lines.filled(n);
+            }
+        }
+    }
+}
+
+fn finish_blocking<W: embedded_io::Write>(
+    out: &mut BlockingOut<'_, '_, W>,
+    replied: bool,
+) -> Result<(), ServeError<W::Error>> {
+    if replied {
+        block_on(out.emit(&crate::reply::Raw(b"\r\n")))?;
+        out.sink.flush().map_err(|_| out.sink.take_error().map_or(ServeError::Buffer, ServeError::Io))?;
+    }
+    Ok(())
+}
+
+struct AsyncOut<'a, 'b, W> {
+    io: &'a mut W,
+    tx: &'b mut [u8],
+}
+
+impl<W: embedded_io_async::Write> Output for AsyncOut<'_, '_, W> {
+    type Error = ServeError<W::Error>;
+    async fn emit<R: Render + ?Sized>(&mut self, r: &R) -> Result<(), Self::Error> {
+        let mut skip = 0;
+        loop {
+            let mut win = Window::new(self.tx, skip);
+            let _ = r.render(&mut win);
+            let (n, complete) = (win.len(), win.complete());
+            let bytes = self.tx.get(..n).unwrap_or(&[]);
+            self.io.write_all(bytes).await.map_err(ServeError::Io)?;
+            if complete {
+                return Ok(());
+            }
+            skip += n;
+        }
+    }
+}
+
+/// Serves newline-delimited requests on an async stream (an embassy-net `TcpSocket`, a
+/// buffered UART) until end of file. Replies of any length are rendered window by window
+/// through `tx` (at least [`MIN_TX`] bytes); `async` handlers are awaited properly.
+pub async fn serve_async<S: Service, IO: embedded_io_async::Read + embedded_io_async::Write>(
+    service: &S,
+    config: &Config,
+    io: &mut IO,
+    rx: &mut [u8],
+    tx: &mut [u8],
+    info: &RpcInfo<'_>,
+) -> Result<(), ServeError<IO::Error>> {
+    if rx.is_empty() || tx.len() < MIN_TX {
+        return Err(ServeError::Buffer);
+    }
+    let limit = rx.len();
+    let mut lines = Lines::new(rx);
+    loop {
+        let replied = match lines.next() {
+            Next::Line { start, end } => {
+                let (line, scratch) = lines.split(start, end);
+                if is_blank(line) {
+                    continue;
+                }
+                let mut out = AsyncOut { io: &mut *io, tx: &mut *tx };
+                engine::handle(service, config, line, scratch, info, &mut out).await?
+            }
+            Next::Overlong => {
+                warn!("request longer than {} bytes", limit);
+                let mut out = AsyncOut { io: &mut *io, tx: &mut *tx };
+                engine::too_large(&mut out, limit).await?
+            }
+            Next::Read => {
+                let n = io.read(lines.free()).await.map_err(ServeError::Io)?;
+                if n == 0 {
+                    return Ok(());
+                }
+                lines.filled(n);
+                continue;
+            }
+        };
+        if replied {
+            io.write_all(b"\r\n").await.map_err(ServeError::Io)?;
+            io.flush().await.map_err(ServeError::Io)?;
+        }
+    }
+}

@@ -352,3 +352,24 @@ pub const fn str_eq(a: &str, b: &str) -> bool {
     }
     true
 }
+
+impl<T: Describe> Describe for Option<T> {
+    // A result that may be absent is described by what it is when present (`null` is sent
+    // otherwise), as ReflectRPC describes `get_username` as `string`.
+    const TYPE: &'static TypeDesc = T::TYPE;
+}
+
+macro_rules! describe_tuple {
+    ($($name:ident)+) => {
+        impl<$($name),+> Describe for ($($name,)+) {
+            // A heterogeneous tuple serializes as a JSON array of mixed types: untyped `array`.
+            const TYPE: &'static TypeDesc = &TypeDesc::Array;
+        }
+    };
+}
+describe_tuple!(A);
+describe_tuple!(A B);
+describe_tuple!(A B C);
+describe_tuple!(A B C D);
+describe_tuple!(A B C D E);
+describe_tuple!(A B C D E F);
