@@ -342,6 +342,9 @@ pub struct Rules {
     pub strict_floats: bool,
 }
 
+// The error is large (a path of 8 segments) but short-lived on the stack; with no allocator
+// there is nothing to box it into.
+#[allow(clippy::result_large_err)]
 /// Checks the parameters of a call to `f`. `params` is the `params` value (`None` when
 /// absent, which counts as no parameters). Returns the parameter values in declaration order.
 pub fn check_params<'a>(
@@ -412,6 +415,7 @@ impl<'a> Checker<'a> {
         self.fail(Problem::Type { declared, real })
     }
 
+    #[allow(clippy::result_large_err)]
     fn value(&mut self, v: Value, ty: &'static TypeDesc) -> Result<(), CheckError<'a>> {
         if v.kind == Kind::Null {
             return Err(self.mismatch(ty, Kind::Null));

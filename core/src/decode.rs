@@ -301,7 +301,7 @@ fn b64_value(c: u8) -> Option<u32> {
 /// Whether `text` is standard, padded base64 (length a multiple of 4, `=` only at the end,
 /// at most two of them).
 pub fn is_base64(text: &[u8]) -> bool {
-    if text.len() % 4 != 0 {
+    if !text.len().is_multiple_of(4) {
         return false;
     }
     let pad = text.iter().rev().take_while(|&&b| b == b'=').count();
