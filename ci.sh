@@ -1,0 +1,314 @@
+#!/usr/bin/env bash
+# reflex CI: the one script that installs what a fresh machine lacks and runs every check.
+#
+#   ./ci.sh                 run every step (setup first), then print a summary
+#   ./ci.sh STEP [STEP...]  run only these steps, e.g. `./ci.sh fmt clippy`
+#   ./ci.sh list            print the step names
+#
+# Every step runs in its own bash process with `set -euo pipefail`, so the first failing command
+# fails that step. A run goes on after a failed step (one failure must not hide another) and
+# exits 1 at the end if any step failed. The last line printed is always the plain summary
+# `ci: N passed, N failed`.
+#
+# Environment:
+#   CI=true           no colours from cargo (CARGO_TERM_COLOR=never)
+#   CI_STEP_TIMEOUT   seconds one step may take before it is killed and failed (default 1800)
+#
+# Planned steps (not here yet, so not run: nothing is skipped silently): qemu (firmware/qemu
+# under qemu-system-arm), sim (firmware/sim over TAP), boards (firmware/rp2040, firmware/stm32
+# builds), fuzz (short cargo-fuzz runs), bench. The whole CI run has a 90 min budget on 2 cores.
+
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")"
+ROOT="$(pwd)"
+SELF="$ROOT/$(basename "${BASH_SOURCE[0]}")"
+
+if [[ "${CI:-}" == "true" ]]; then
+    export CARGO_TERM_COLOR=never
+    export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+fi
+
+# The order of a full run. `setup` comes first: the other steps need what it installs.
+STEPS=(setup fmt clippy test thumb doc)
+
+# Rust pieces the steps need, installed by `setup` through rustup.
+RUST_COMPONENTS=(rustfmt clippy)
+RUST_TARGETS=(thumbv6m-none-eabi thumbv7m-none-eabi)
+
+# ---------------------------------------------------------------------------------------------
+# Debian packages the steps need: "COMMAND:PACKAGE [PACKAGE...]". `setup` installs the packages
+# of every COMMAND not on PATH, running `apt-get update` once, and only if something is missing.
+# Empty for now. Coming later, e.g.:
+#   "qemu-system-arm:qemu-system-arm qemu-utils"   # both in ONE command: installing
+#                                                  # qemu-system-arm alone removes the image's
+#                                                  # newer qemu-utils (qemu-img disappears)
+APT_NEEDS=()
+# ---------------------------------------------------------------------------------------------
+
+log() { printf 'ci: %s\n' "$*"; }
+
+die() {
+    printf '\nci: ERROR: %s\n\n' "$*" >&2
+    exit 1
+}
+
+# Prints a command, then runs it.
+run() {
+    printf '+ %s\n' "$*"
+    "$@"
+}
+
+require_cmd() {
+    command -v "$1" >/dev/null 2>&1 || die "prerequisite missing: \`$1\` is not on PATH. $2"
+}
+
+require_cargo_subcommand() {
+    require_cmd cargo "Install Rust with rustup (https://rustup.rs)."
+    cargo "$1" --version >/dev/null 2>&1 ||
+        die "prerequisite missing: \`cargo $1\` does not work. Run \`./ci.sh setup\` (rustup component add $2)."
+}
+
+require_target() {
+    require_cmd rustc "Install Rust with rustup (https://rustup.rs)."
+    local sysroot
+    sysroot="$(rustc --print sysroot)"
+    [[ -d "$sysroot/lib/rustlib/$1/lib" ]] ||
+        die "prerequisite missing: the Rust standard library for target $1 is not installed. Run \`./ci.sh setup\` (rustup target add $1)."
+}
+
+# ----------------------------------------------------------------------------- steps ---------
+
+step_setup() {
+    require_cmd cargo "Install Rust with rustup (https://rustup.rs)."
+    run rustc --version
+    run cargo --version
+
+    local missing_components=() c
+    for c in "${RUST_COMPONENTS[@]}"; do
+        local sub="$c"
+        [[ "$c" == rustfmt ]] && sub=fmt
+        cargo "$sub" --version >/dev/null 2>&1 || missing_components+=("$c")
+    done
+    if ((${#missing_components[@]})); then
+        require_cmd rustup "Components ${missing_components[*]} are missing and cannot be installed without rustup."
+        run rustup component add "${missing_components[@]}"
+    else
+        log "rust components present: ${RUST_COMPONENTS[*]}"
+    fi
+
+    local missing_targets=() t installed=""
+    if command -v rustup >/dev/null 2>&1; then
+        installed="$(rustup target list --installed)"
+    fi
+    for t in "${RUST_TARGETS[@]}"; do
+        if ! grep -qx "$t" <<<"$installed" && ! [[ -d "$(rustc --print sysroot)/lib/rustlib/$t/lib" ]]; then
+            missing_targets+=("$t")
+        fi
+    done
+    if ((${#missing_targets[@]})); then
+        require_cmd rustup "Targets ${missing_targets[*]} are missing and cannot be installed without rustup."
+        run rustup target add "${missing_targets[@]}"
+    else
+        log "rust targets present: ${RUST_TARGETS[*]}"
+    fi
+
+    local missing_pkgs=() entry cmd
+    for entry in ${APT_NEEDS[@]+"${APT_NEEDS[@]}"}; do
+        cmd="${entry%%:*}"
+        if ! command -v "$cmd" >/dev/null 2>&1; then
+            # Word splitting on purpose: one entry may name several packages.
+            # shellcheck disable=SC2206
+            missing_pkgs+=(${entry#*:})
+        fi
+    done
+    if ((${#missing_pkgs[@]})); then
+        require_cmd apt-get "Debian packages ${missing_pkgs[*]} are needed and apt-get is not available."
+        local sudo=()
+        if ((EUID != 0)); then
+            require_cmd sudo "Installing ${missing_pkgs[*]} needs root."
+            sudo=(sudo)
+        fi
+        run "${sudo[@]}" apt-get update
+        run "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing_pkgs[@]}"
+    else
+        log "debian packages: nothing to install"
+    fi
+
+    # Download every crate now, so a registry problem shows up here and not mid-build.
+    run cargo fetch
+}
+
+step_fmt() {
+    require_cargo_subcommand fmt rustfmt
+    run cargo fmt --all -- --check
+}
+
+step_clippy() {
+    require_cargo_subcommand clippy clippy
+    run cargo clippy --workspace --all-targets -- -D warnings
+    run cargo clippy -p reflex --no-default-features -- -D warnings
+}
+
+step_test() {
+    require_cmd cargo "Install Rust with rustup (https://rustup.rs)."
+    local logfile="$ROOT/target/ci/test.log"
+    mkdir -p "$(dirname "$logfile")"
+    local rc=0
+    printf '+ %s\n' "cargo test --workspace"
+    cargo test --workspace 2>&1 | tee "$logfile" || rc=$?
+
+    echo
+    log "cargo test summary (one line per test binary and doc-test run):"
+    grep -E '^test result: ' "$logfile" | sed 's/^/    /' || true
+    local totals
+    totals="$(awk '/^test result: /{
+            for (i = 1; i <= NF; i++) {
+                if ($(i) ~ /^passed/)  p += $(i-1);
+                if ($(i) ~ /^failed/)  f += $(i-1);
+                if ($(i) ~ /^ignored/) g += $(i-1);
+            }
+            n++
+        } END { printf "%d %d %d %d", p, f, g, n }' "$logfile")"
+    local passed failed ignored runs
+    read -r passed failed ignored runs <<<"$totals"
+    log "cargo test total: ${passed} passed; ${failed} failed; ${ignored} ignored (${runs} test runs)"
+
+    ((rc == 0)) || die "cargo test failed (exit code $rc); full output in target/ci/test.log"
+    ((runs > 0 && passed > 0)) || die "cargo test ran no test: a test step that tests nothing is a failure"
+}
+
+step_thumb() {
+    require_cmd cargo "Install Rust with rustup (https://rustup.rs)."
+    require_target thumbv6m-none-eabi
+    require_target thumbv7m-none-eabi
+    run cargo build -p reflex --no-default-features --target thumbv6m-none-eabi
+    run cargo build -p reflex --no-default-features --target thumbv7m-none-eabi
+    run cargo build -p reflex --no-default-features --features defmt --target thumbv7m-none-eabi
+    run cargo build -p reflex-demo --no-default-features --target thumbv6m-none-eabi
+    run cargo build -p reflex-demo --target thumbv7m-none-eabi
+}
+
+step_doc() {
+    require_cmd cargo "Install Rust with rustup (https://rustup.rs)."
+    export RUSTDOCFLAGS="-D warnings"
+    printf '+ RUSTDOCFLAGS="%s" %s\n' "$RUSTDOCFLAGS" "cargo doc --workspace --no-deps"
+    cargo doc --workspace --no-deps
+}
+
+# ----------------------------------------------------------------------------- driver --------
+
+is_step() {
+    local s
+    for s in "${STEPS[@]}"; do [[ "$s" == "$1" ]] && return 0; done
+    return 1
+}
+
+usage() {
+    cat <<EOF
+usage: ./ci.sh [STEP...]
+  no STEP: run every step: ${STEPS[*]}
+  steps:   ${STEPS[*]}
+  list:    print the step names
+EOF
+}
+
+# Internal: `ci.sh __step NAME` runs one step at the top level of a fresh bash, so `set -e`
+# applies to every command in it (it would not inside an `if` or `||` in this process).
+if [[ "${1:-}" == "__step" ]]; then
+    "step_$2"
+    exit 0
+fi
+
+now_ms() { date +%s%3N; }
+
+CHILD=
+on_signal() {
+    trap - INT TERM
+    if [[ -n "$CHILD" ]]; then
+        kill -TERM "$CHILD" 2>/dev/null || true
+        wait "$CHILD" 2>/dev/null || true
+    fi
+    printf '\nci: interrupted\n' >&2
+    exit 130
+}
+
+fmt_ms() {
+    local ms=$1
+    if ((ms >= 60000)); then
+        printf '%dm%02d.%ds' $((ms / 60000)) $((ms % 60000 / 1000)) $((ms % 1000 / 100))
+    else
+        printf '%d.%ds' $((ms / 1000)) $((ms % 1000 / 100))
+    fi
+}
+
+main() {
+    local selected=()
+    if (($# == 0)) || [[ "$1" == all ]]; then
+        selected=("${STEPS[@]}")
+    else
+        local a
+        for a in "$@"; do
+            case "$a" in
+            -h | --help | help) usage; exit 0 ;;
+            list) printf '%s\n' "${STEPS[@]}"; exit 0 ;;
+            *)
+                if ! is_step "$a"; then
+                    usage >&2
+                    die "unknown step '$a'"
+                fi
+                selected+=("$a")
+                ;;
+            esac
+        done
+    fi
+
+    local timeout_s="${CI_STEP_TIMEOUT:-1800}"
+    local has_timeout=0
+    command -v timeout >/dev/null 2>&1 && has_timeout=1
+
+    trap on_signal INT TERM
+
+    local results=() failed=() passed=0 step t0 ms rc status
+    local run_t0
+    run_t0=$(now_ms)
+    for step in "${selected[@]}"; do
+        printf '\n==================== ci: %s ====================\n' "$step"
+        t0=$(now_ms)
+        rc=0
+        # In the background and waited for, so Ctrl-C / SIGTERM reach the step through the trap
+        # (timeout puts the step in its own process group, which the terminal does not signal).
+        if ((has_timeout)); then
+            timeout -k 30 "$timeout_s" bash "$SELF" __step "$step" </dev/null &
+        else
+            bash "$SELF" __step "$step" </dev/null &
+        fi
+        CHILD=$!
+        wait "$CHILD" || rc=$?
+        CHILD=
+        ms=$(($(now_ms) - t0))
+        if ((rc == 0)); then
+            status=passed
+            passed=$((passed + 1))
+        elif ((has_timeout)) && ((rc == 124 || rc == 137)); then
+            status="FAILED (timed out after ${timeout_s}s)"
+            failed+=("$step")
+        else
+            status="FAILED (exit code $rc)"
+            failed+=("$step")
+        fi
+        results+=("$(printf '%-8s %-36s %10s' "$step" "$status" "$(fmt_ms "$ms")")")
+        log "step $step $status in $(fmt_ms "$ms")"
+    done
+
+    printf '\n==================== ci: summary ====================\n'
+    printf '    %s\n' "${results[@]}"
+    printf '    total time %s\n' "$(fmt_ms $(($(now_ms) - run_t0)))"
+    if ((${#failed[@]})); then
+        printf 'ci: failed steps: %s (rerun one with ./ci.sh STEP)\n' "${failed[*]}"
+    fi
+    printf 'ci: %d passed, %d failed\n' "$passed" "${#failed[@]}"
+    ((${#failed[@]} == 0))
+}
+
+main "$@"
