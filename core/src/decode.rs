@@ -49,12 +49,13 @@ pub struct Decoder<'a> {
     buf: &'a [u8],
     arena: Arena<'a>,
     accept_int_as_float: bool,
+    scratch_exhausted: bool,
 }
 
 impl<'a> Decoder<'a> {
     /// A decoder over the request text `buf` with `scratch` for unescaped strings.
     pub fn new(buf: &'a [u8], scratch: &'a mut [u8], accept_int_as_float: bool) -> Self {
-        Decoder { buf, arena: Arena::new(scratch), accept_int_as_float }
+        Decoder { buf, arena: Arena::new(scratch), accept_int_as_float, scratch_exhausted: false }
     }
 
     /// The request text.
@@ -74,7 +75,10 @@ impl<'a> Decoder<'a> {
         if let Some(plain) = s.as_plain() {
             return Some(plain);
         }
-        let out = self.arena.alloc(s.decoded_len())?;
+        let Some(out) = self.arena.alloc(s.decoded_len()) else {
+            self.scratch_exhausted = true;
+            return None;
+        };
         s.unescape_into(out)
     }
 
@@ -358,7 +362,15 @@ impl<'a> Args<'a> {
     /// `FromParam` impls disagree; the client sees a hidden internal error.
     pub fn get<T: FromParam<'a>>(&mut self, index: usize) -> Result<T, crate::Error> {
         let v = self.values.get(index).copied().flatten();
-        v.and_then(|v| T::from_param(v, &mut self.decoder))
-            .ok_or_else(|| crate::Error::internal("parameter could not be decoded after type checking"))
+        match v.and_then(|v| T::from_param(v, &mut self.decoder)) {
+            Some(t) => Ok(t),
+            // Deterministic: depends only on the request and the scratch size.
+            None if self.decoder.scratch_exhausted => Err(crate::Error::new(
+                "ParamError",
+                "String parameters with escapes need more scratch memory than this server has",
+            )
+            .with_code(crate::error::INVALID_PARAMS)),
+            None => Err(crate::Error::internal("parameter could not be decoded after type checking")),
+        }
     }
 }

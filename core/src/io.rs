@@ -5,9 +5,10 @@
 //! (2.0 `-32600`, the limit in `data`), the rest of that line is discarded, and the stream
 //! resynchronises at the next newline: the connection survives.
 //!
-//! The receive buffer also lends its free tail to the engine as scratch for unescaping
-//! string parameters, so one buffer is all the RAM a connection needs besides a small
-//! transmit buffer.
+//! A connection needs three caller buffers ([`Buffers`]): `rx` bounds the longest request,
+//! `scratch` holds the unescaped text of string parameters that contain escapes (strings
+//! without escapes are borrowed from `rx`), and `tx` batches reply bytes. What a request may
+//! do depends only on the request and these sizes, never on how its bytes were chunked.
 
 use core::future::Future;
 use core::pin::pin;
@@ -34,6 +35,19 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
         }
         core::hint::spin_loop();
     }
+}
+
+/// The memory one connection works in.
+#[derive(Debug)]
+pub struct Buffers<'a> {
+    /// Receive buffer: the longest request (line) that can be served.
+    pub rx: &'a mut [u8],
+    /// Unescaped string parameters. As long as `rx` guarantees every request fits; shorter
+    /// saves RAM where strings with escapes (`\n`, `\u00e9`) are short. A request whose
+    /// escaped strings do not fit gets an `Invalid params` reply.
+    pub scratch: &'a mut [u8],
+    /// Transmit buffer: replies of any length stream through it.
+    pub tx: &'a mut [u8],
 }
 
 /// A transport failure while serving.
@@ -172,10 +186,8 @@ impl<'b> Lines<'b> {
         }
     }
 
-    /// The line `start..end` and the free tail of the buffer (scratch for the engine).
-    fn split(&mut self, start: usize, end: usize) -> (&[u8], &mut [u8]) {
-        let (head, tail) = self.buf.split_at_mut(self.len.min(self.buf.len()));
-        (head.get(start..end).unwrap_or(&[]), tail)
+    fn line(&self, start: usize, end: usize) -> &[u8] {
+        self.buf.get(start..end).unwrap_or(&[])
     }
 
     fn free(&mut self) -> &mut [u8] {
@@ -211,17 +223,14 @@ impl<W: embedded_io::Write> Output for BlockingOut<'_, '_, W> {
 }
 
 /// Serves newline-delimited requests on a blocking stream until it reaches end of file.
-///
-/// `rx` bounds the longest request (and lends its free space as scratch); `tx` batches
-/// reply bytes into fewer writes (it may be small; replies of any length stream through it).
 pub fn serve<S: Service, IO: embedded_io::Read + embedded_io::Write>(
     service: &S,
     config: &Config,
     io: &mut IO,
-    rx: &mut [u8],
-    tx: &mut [u8],
+    bufs: Buffers<'_>,
     info: &RpcInfo<'_>,
 ) -> Result<(), ServeError<IO::Error>> {
+    let Buffers { rx, scratch, tx } = bufs;
     if rx.is_empty() {
         return Err(ServeError::Buffer);
     }
@@ -230,12 +239,12 @@ pub fn serve<S: Service, IO: embedded_io::Read + embedded_io::Write>(
     loop {
         match lines.next() {
             Next::Line { start, end } => {
-                let (line, scratch) = lines.split(start, end);
+                let line = lines.line(start, end);
                 if is_blank(line) {
                     continue;
                 }
                 let mut out = BlockingOut { sink: IoSink::new(&mut *io, &mut *tx) };
-                let replied = block_on(engine::handle(service, config, line, scratch, info, &mut out))?;
+                let replied = block_on(engine::handle(service, config, line, &mut *scratch, info, &mut out))?;
                 finish_blocking(&mut out, replied)?;
             }
             Next::Overlong => {
@@ -296,10 +305,10 @@ pub async fn serve_async<S: Service, IO: embedded_io_async::Read + embedded_io_a
     service: &S,
     config: &Config,
     io: &mut IO,
-    rx: &mut [u8],
-    tx: &mut [u8],
+    bufs: Buffers<'_>,
     info: &RpcInfo<'_>,
 ) -> Result<(), ServeError<IO::Error>> {
+    let Buffers { rx, scratch, tx } = bufs;
     if rx.is_empty() || tx.len() < MIN_TX {
         return Err(ServeError::Buffer);
     }
@@ -308,12 +317,12 @@ pub async fn serve_async<S: Service, IO: embedded_io_async::Read + embedded_io_a
     loop {
         let replied = match lines.next() {
             Next::Line { start, end } => {
-                let (line, scratch) = lines.split(start, end);
+                let line = lines.line(start, end);
                 if is_blank(line) {
                     continue;
                 }
                 let mut out = AsyncOut { io: &mut *io, tx: &mut *tx };
-                engine::handle(service, config, line, scratch, info, &mut out).await?
+                engine::handle(service, config, line, &mut *scratch, info, &mut out).await?
             }
             Next::Overlong => {
                 warn!("request longer than {} bytes", limit);
