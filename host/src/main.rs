@@ -1,0 +1,2 @@
+//! The `reflex` command line (being written).
+fn main() {}

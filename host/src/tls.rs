@@ -1,0 +1,1 @@
+//! TLS helpers (being written).
