@@ -11,7 +11,7 @@
 //! Recursion here follows the static descriptors (whose depth the declaration fixes), never
 //! the input; the input's own depth was already capped by the scanner.
 
-use crate::decode::{is_base64, MAX_PARAMS};
+use crate::decode::is_base64;
 use crate::scan::{self, JsonStr, Kind, Value};
 use crate::schema::{EnumDesc, FunctionDesc, HashDesc, IntKind, TypeDesc};
 use crate::ser::{self, Style};
@@ -346,56 +346,58 @@ pub struct Rules {
 // there is nothing to box it into.
 #[allow(clippy::result_large_err)]
 /// Checks the parameters of a call to `f`. `params` is the `params` value (`None` when
-/// absent, which counts as no parameters). Returns the parameter values in declaration order.
+/// absent, which counts as no parameters).
 pub fn check_params<'a>(
     buf: &'a [u8],
     f: &'static FunctionDesc,
     params: Option<Value>,
     rules: Rules,
-) -> Result<[Option<Value>; MAX_PARAMS], CheckError<'a>> {
-    let mut out = [None; MAX_PARAMS];
+) -> Result<(), CheckError<'a>> {
     let mut c = Checker { buf, func: f.name, rules, path: Path::new() };
     let Some(params) = params else {
         if f.params.is_empty() {
-            return Ok(out);
+            return Ok(());
         }
         return Err(c.fail(Problem::Count { expected: f.params.len(), got: 0 }));
     };
-    match params.kind {
-        Kind::Object => {
-            // By name (2.0): unknown names first, then missing ones, then each value.
-            for (key, _) in scan::members(buf, params) {
-                if !f.params.iter().any(|p| key.eq_str(p.name)) {
-                    return Err(c.fail(Problem::UnknownParam(key)));
-                }
+    if params.kind == Kind::Object {
+        // By name (2.0): unknown names first, then missing ones, then each value.
+        for (key, _) in scan::members(buf, params) {
+            if !f.params.iter().any(|p| key.eq_str(p.name)) {
+                return Err(c.fail(Problem::UnknownParam(key)));
             }
-            for (i, p) in f.params.iter().enumerate() {
-                let v = scan::members(buf, params).filter(|(k, _)| k.eq_str(p.name)).map(|(_, v)| v).last();
-                let Some(v) = v else {
-                    return Err(c.fail(Problem::MissingParam(p.name)));
-                };
-                c.path.push(Seg::Name(p.name));
-                c.value(v, p.ty)?;
-                c.path.pop();
-                if let Some(slot) = out.get_mut(i) {
-                    *slot = Some(v);
-                }
-            }
-            Ok(out)
         }
-        _ => {
-            let got = scan::elements(buf, params).count();
-            if got != f.params.len() {
-                return Err(c.fail(Problem::Count { expected: f.params.len(), got }));
-            }
-            for ((p, v), slot) in f.params.iter().zip(scan::elements(buf, params)).zip(out.iter_mut()) {
-                c.path.push(Seg::Name(p.name));
-                c.value(v, p.ty)?;
-                c.path.pop();
-                *slot = Some(v);
-            }
-            Ok(out)
+        for p in f.params {
+            let v = scan::members(buf, params).filter(|(k, _)| k.eq_str(p.name)).map(|(_, v)| v).last();
+            let Some(v) = v else {
+                return Err(c.fail(Problem::MissingParam(p.name)));
+            };
+            c.path.push(Seg::Name(p.name));
+            c.value(v, p.ty)?;
+            c.path.pop();
         }
+        return Ok(());
+    }
+    // By position, in one walk: the count is reported before any type error (ReflectRPC's
+    // order), so the first type error is kept until the count is known.
+    let mut got = 0;
+    let mut first_error = None;
+    for v in scan::elements(buf, params) {
+        if let (Some(p), None) = (f.params.get(got), &first_error) {
+            c.path.push(Seg::Name(p.name));
+            if let Err(e) = c.value(v, p.ty) {
+                first_error = Some(e);
+            }
+            c.path.pop();
+        }
+        got += 1;
+    }
+    if got != f.params.len() {
+        return Err(c.fail(Problem::Count { expected: f.params.len(), got }));
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }
 

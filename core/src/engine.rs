@@ -36,12 +36,17 @@ pub struct Config {
     /// Put the detail of hidden internal errors into the reply (`data` in 2.0, `message` in
     /// 1.0). For debugging only: it leaks internals. Default false.
     pub expose_internal_errors: bool,
+    /// Answer input whose version cannot be told (not JSON, a top-level scalar) the way
+    /// ReflectRPC does — `{"result": null, "id": -1, "error": {"name": "InvalidRequest",
+    /// "message": "Received invalid JSON"}}` — instead of with a 2.0 `-32700`/`-32600`. For
+    /// listeners that only ReflectRPC clients use. Default false.
+    pub v1_parse_errors: bool,
 }
 
 impl Config {
     /// The defaults.
     pub const fn new() -> Self {
-        Config { max_depth: 32, strict_floats: true, expose_internal_errors: false }
+        Config { max_depth: 32, strict_floats: true, expose_internal_errors: false, v1_parse_errors: false }
     }
 
     /// Sets [`Config::max_depth`].
@@ -54,6 +59,21 @@ impl Config {
     pub const fn strict_floats(mut self, strict: bool) -> Self {
         self.strict_floats = strict;
         self
+    }
+
+    /// Sets [`Config::v1_parse_errors`].
+    pub const fn v1_parse_errors(mut self, v1: bool) -> Self {
+        self.v1_parse_errors = v1;
+        self
+    }
+
+    /// The envelope of a reply to input whose version cannot be told.
+    fn unknown_version(&self) -> Envelope<'static> {
+        if self.v1_parse_errors {
+            Envelope { version: Version::V1, id: Id::MinusOne, silent: false, prefix: b"" }
+        } else {
+            Envelope::v2_null()
+        }
     }
 
     /// Sets [`Config::expose_internal_errors`].
@@ -94,7 +114,7 @@ pub async fn handle<S: Service, O: Output>(
         }
         Some(b'[') => {
             let Ok(doc) = sc.document() else {
-                return emit_error(out, Envelope::v2_null(), &ErrBody::Parse).await;
+                return emit_error(out, config.unknown_version(), &ErrBody::Parse).await;
             };
             if scan::elements(request, doc).next().is_none() {
                 return emit_error(out, Envelope::v2_null(), &ErrBody::Invalid(Invalid::Request)).await;
@@ -123,7 +143,7 @@ pub async fn handle<S: Service, O: Output>(
                 Ok(_) => ErrBody::Invalid(Invalid::Request),
                 Err(_) => ErrBody::Parse,
             };
-            emit_error(out, Envelope::v2_null(), &body).await
+            emit_error(out, config.unknown_version(), &body).await
         }
     }
 }
@@ -184,7 +204,7 @@ impl<S: Service> Ctx<'_, '_, S> {
         let mut it = sc.members(start);
         for item in it.by_ref() {
             let Ok((key, value)) = item else {
-                return self.reply_error(out, batch, Envelope::v2_null(), &ErrBody::Parse).await;
+                return self.reply_error(out, batch, self.config.unknown_version(), &ErrBody::Parse).await;
             };
             // One pass: later duplicates win, as in most JSON parsers (and Python's).
             let slot = match key.raw() {
@@ -205,7 +225,7 @@ impl<S: Service> Ctx<'_, '_, S> {
         }
         if !batch.inside && scan::skip_ws(buf, it.end()) != buf.len() {
             // Something after the object: the text as a whole is not JSON.
-            return self.reply_error(out, batch, Envelope::v2_null(), &ErrBody::Parse).await;
+            return self.reply_error(out, batch, self.config.unknown_version(), &ErrBody::Parse).await;
         }
         match m.jsonrpc {
             Some(v) => self.v2(buf, &m, v, scratch, out, batch).await,
@@ -242,15 +262,20 @@ impl<S: Service> Ctx<'_, '_, S> {
         let method = m.method.and_then(|v| v.as_str(buf));
         let params_ok = m.params.is_none_or(|p| matches!(p.kind, Kind::Array | Kind::Object));
         let (true, Some(method), true) = (version_ok, method, params_ok) else {
+            // An invalid request object is answered even without an id: it is not a valid
+            // notification either (the spec's "invalid Request object" example).
+            let env = Envelope { silent: false, ..env };
             return self.reply_error(out, batch, env, &invalid).await;
         };
-        if let Some(doc) = reflect::builtin(method) {
-            return self.reflect(out, batch, env, doc).await;
+        // Declared names never collide with the builtins (the macros reject `rpc.*` and
+        // `__describe_*`), so the common case is looked up first.
+        if let Some(f) = find(S::DESC, method) {
+            return self.call(buf, f, m.params, scratch, out, batch, env).await;
         }
-        let Some(f) = find(S::DESC, method).filter(|_| !method.raw().starts_with(b"rpc.")) else {
-            return self.reply_error(out, batch, env, &ErrBody::MethodNotFound(method)).await;
-        };
-        self.call(buf, f, m.params, scratch, out, batch, env).await
+        match reflect::builtin(method) {
+            Some(doc) => self.reflect(out, batch, env, doc).await,
+            None => self.reply_error(out, batch, env, &ErrBody::MethodNotFound(method)).await,
+        }
     }
 
     async fn v1<O: Output>(
@@ -280,15 +305,15 @@ impl<S: Service> Ctx<'_, '_, S> {
             return self.reply_error(out, batch, env, &ErrBody::Invalid(p)).await;
         }
         let method = m.method.and_then(|v| v.as_str(buf)).unwrap_or(JsonStr::new(b""));
-        if let Some(doc) = reflect::builtin(method) {
-            // Builtins ignore their params and answer even notifications, as in ReflectRPC.
-            return self.reflect(out, batch, env, doc).await;
+        if let Some(f) = find(S::DESC, method) {
+            let env = Envelope { silent: notification, ..env };
+            return self.call(buf, f, m.params, scratch, out, batch, env).await;
         }
-        let Some(f) = find(S::DESC, method) else {
-            return self.reply_error(out, batch, env, &ErrBody::MethodNotFound(method)).await;
-        };
-        let env = Envelope { silent: notification, ..env };
-        self.call(buf, f, m.params, scratch, out, batch, env).await
+        match reflect::builtin(method) {
+            // Builtins ignore their params and answer even notifications, as in ReflectRPC.
+            Some(doc) => self.reflect(out, batch, env, doc).await,
+            None => self.reply_error(out, batch, env, &ErrBody::MethodNotFound(method)).await,
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -303,11 +328,10 @@ impl<S: Service> Ctx<'_, '_, S> {
         env: Envelope<'_>,
     ) -> Result<(), O::Error> {
         let rules = Rules { strict_floats: self.config.strict_floats };
-        let values = match check::check_params(buf, f, params, rules) {
-            Ok(v) => v,
-            Err(e) => return self.reply_error(out, batch, env, &ErrBody::Params(&e)).await,
-        };
-        let args = Args::new(values, Decoder::new(buf, scratch, !self.config.strict_floats));
+        if let Err(e) = check::check_params(buf, f, params, rules) {
+            return self.reply_error(out, batch, env, &ErrBody::Params(&e)).await;
+        }
+        let args = Args::new(f, params, Decoder::new(buf, scratch, !self.config.strict_floats));
         let mut replied = false;
         let reply = Reply { out: &mut *out, env, replied: &mut replied };
         let result = self.service.call(f, args, self.info, reply).await;

@@ -44,6 +44,10 @@ impl Builtin {
 
 /// The builtin a method name refers to, if any (exact, case-sensitive).
 pub fn builtin(method: JsonStr<'_>) -> Option<Builtin> {
+    // Every builtin starts with `_` or `r`: most unknown names are settled by one byte.
+    if !matches!(method.raw().first(), Some(b'_' | b'r' | b'\\')) {
+        return None;
+    }
     [Builtin::Service, Builtin::Functions, Builtin::CustomTypes, Builtin::Discover]
         .into_iter()
         .find(|b| method.eq_str(b.name()))
