@@ -97,12 +97,8 @@ impl Output for SliceOutput<'_> {
 }
 
 /// Handles one request synchronously and writes the replies into `out`; returns the length
-/// written (0 when no reply is due). This is the whole of a custom transport:
-///
-/// ```ignore
-/// let n = reflex::io::handle_to_slice(&SERVICE, &Config::new(), &request, &mut scratch, &info, &mut reply)?;
-/// transport.send(&reply[..n]);
-/// ```
+/// written (0 when no reply is due, e.g. for a notification). This is the whole of a custom
+/// transport: bytes in, bytes out (see the crate documentation for a complete example).
 pub fn handle_to_slice<S: Service>(
     service: &S,
     config: &Config,

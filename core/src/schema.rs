@@ -105,7 +105,7 @@ impl TypeDesc {
     }
 
     /// The name of a primitive type as ReflectRPC spells it (`None` for `array<T>` and custom
-    /// types, whose names are composed; see [`crate::reflect::write_type_name`]).
+    /// types, whose names are composed; see [`crate::check::write_type_name`]).
     pub const fn primitive_name(&self) -> Option<&'static str> {
         Some(match self {
             TypeDesc::Bool => "bool",

@@ -156,7 +156,7 @@ impl Sink for Window<'_> {
 
 /// Writes through a caller buffer to a blocking `embedded_io::Write`, flushing the buffer
 /// when it fills and on [`IoSink::flush`]. An I/O error stops rendering and is kept in
-/// [`IoSink::error`].
+/// [`IoSink::take_error`].
 #[derive(Debug)]
 pub struct IoSink<'b, W: embedded_io::Write> {
     io: W,
