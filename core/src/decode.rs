@@ -279,7 +279,11 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 impl core::fmt::Display for Base64Display<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         for chunk in self.0.chunks(3) {
-            let b = [chunk.first().copied().unwrap_or(0), chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+            let b = [
+                chunk.first().copied().unwrap_or(0),
+                chunk.get(1).copied().unwrap_or(0),
+                chunk.get(2).copied().unwrap_or(0),
+            ];
             let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
             let mut out = [b'='; 4];
             for (i, o) in out.iter_mut().enumerate().take(chunk.len() + 1) {
@@ -368,9 +372,7 @@ impl<'a> Args<'a> {
     /// not fit the scratch buffer (an `Invalid params` reply).
     pub fn get<T: FromParam<'a>>(&mut self, index: usize) -> Result<T, crate::Error> {
         let v = match self.params {
-            Some(p) if p.kind == Kind::Object => {
-                self.f.params.get(index).and_then(|d| self.decoder.member(p, d.name))
-            }
+            Some(p) if p.kind == Kind::Object => self.f.params.get(index).and_then(|d| self.decoder.member(p, d.name)),
             Some(p) => scan::elements(self.decoder.buf, p).nth(index),
             None => None,
         };

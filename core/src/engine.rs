@@ -389,7 +389,10 @@ fn v2_id(buf: &[u8], id: Option<Value>) -> Id<'_> {
     }
 }
 
-fn find(desc: &'static crate::schema::ServiceDesc, method: JsonStr<'_>) -> Option<&'static crate::schema::FunctionDesc> {
+fn find(
+    desc: &'static crate::schema::ServiceDesc,
+    method: JsonStr<'_>,
+) -> Option<&'static crate::schema::FunctionDesc> {
     match method.as_plain() {
         Some(name) => desc.function(name.as_bytes()),
         None => desc.functions.iter().find(|f| method.eq_str(f.name)),

@@ -142,11 +142,7 @@ impl<'a> Scanner<'a> {
     /// The object itself counts as one level of depth. After the last member,
     /// [`CheckedMembers::end`] is the offset one past the closing `}`.
     pub fn members(&self, obj_start: usize) -> CheckedMembers<'a> {
-        CheckedMembers {
-            scanner: *self,
-            pos: obj_start,
-            state: CM_START,
-        }
+        CheckedMembers { scanner: *self, pos: obj_start, state: CM_START }
     }
 }
 
@@ -724,10 +720,7 @@ fn skip_string(buf: &[u8], p: usize) -> Option<usize> {
 fn skip_value(buf: &[u8], p: usize) -> Option<Value> {
     let (end, kind) = match *buf.get(p)? {
         b'"' => (skip_string(buf, p)?, Kind::String),
-        open @ (b'{' | b'[') => (
-            skip_container(buf, p)?,
-            if open == b'{' { Kind::Object } else { Kind::Array },
-        ),
+        open @ (b'{' | b'[') => (skip_container(buf, p)?, if open == b'{' { Kind::Object } else { Kind::Array }),
         b'-' | b'0'..=b'9' => {
             let mut i = p + 1;
             let mut float = false;
@@ -1089,11 +1082,7 @@ mod tests {
     }
 
     fn ok(s: &str) {
-        assert!(
-            doc(s.as_bytes()).is_ok(),
-            "should accept {s:?}: {:?}",
-            doc(s.as_bytes())
-        );
+        assert!(doc(s.as_bytes()).is_ok(), "should accept {s:?}: {:?}", doc(s.as_bytes()));
     }
 
     fn bad(s: &[u8]) {
@@ -1136,15 +1125,7 @@ mod tests {
             ("[]", Kind::Array),
         ] {
             let v = doc(text.as_bytes()).unwrap();
-            assert_eq!(
-                v,
-                Value {
-                    start: 0,
-                    end: text.len(),
-                    kind
-                },
-                "{text}"
-            );
+            assert_eq!(v, Value { start: 0, end: text.len(), kind }, "{text}");
             let padded = std::format!(" \t\r\n{text} \n");
             let v = doc(padded.as_bytes()).unwrap();
             assert_eq!((v.start, v.end, v.kind), (4, 4 + text.len(), kind), "{padded:?}");
@@ -1191,24 +1172,10 @@ mod tests {
     fn value_does_not_consume_trailing() {
         // `value` stops after the number; `document` then rejects the rest.
         let s = Scanner::new(b"01", 8);
-        assert_eq!(
-            s.value(0, 0),
-            Ok(Value {
-                start: 0,
-                end: 1,
-                kind: Kind::Int
-            })
-        );
+        assert_eq!(s.value(0, 0), Ok(Value { start: 0, end: 1, kind: Kind::Int }));
         assert_eq!(s.document(), Err(ScanError::Syntax(1)));
         let s = Scanner::new(b"  [1] x", 8);
-        assert_eq!(
-            s.value(0, 0),
-            Ok(Value {
-                start: 2,
-                end: 5,
-                kind: Kind::Array
-            })
-        );
+        assert_eq!(s.value(0, 0), Ok(Value { start: 2, end: 5, kind: Kind::Array }));
         assert_eq!(s.document(), Err(ScanError::Syntax(6)));
         // A position past the end is a syntax error at the end, not a panic.
         assert_eq!(s.value(100, 0), Err(ScanError::Syntax(7)));
@@ -1216,9 +1183,7 @@ mod tests {
 
     #[test]
     fn literals() {
-        for s in [
-            "tru", "nul", "fals", "True", "NULL", "truex", "[truex]", "nulll", "t", "[n]",
-        ] {
+        for s in ["tru", "nul", "fals", "True", "NULL", "truex", "[truex]", "nulll", "t", "[n]"] {
             bad(s.as_bytes());
         }
         assert_eq!(doc(b"tru"), Err(ScanError::Syntax(3)));
@@ -1330,14 +1295,7 @@ mod tests {
 
     #[test]
     fn utf8() {
-        for s in [
-            "\"é\"",
-            "\"€\"",
-            "\"𝄞\"",
-            "\"\u{10FFFF}\"",
-            "\"\u{FFFF}\"",
-            "\"\u{D7FF}\u{E000}\"",
-        ] {
+        for s in ["\"é\"", "\"€\"", "\"𝄞\"", "\"\u{10FFFF}\"", "\"\u{FFFF}\"", "\"\u{D7FF}\u{E000}\""] {
             ok(s);
         }
         let bad_seqs: [&[u8]; 20] = [
@@ -1520,36 +1478,16 @@ mod tests {
         assert_eq!(members(buf, m[1].1).count(), 0);
         assert_eq!(elements(buf, v).count(), 0);
         // Out-of-range spans give nothing.
-        let bogus = Value {
-            start: 5,
-            end: 1000,
-            kind: Kind::Object,
-        };
+        let bogus = Value { start: 5, end: 1000, kind: Kind::Object };
         assert_eq!(members(buf, bogus).count(), 0);
-        let bogus = Value {
-            start: 9,
-            end: 3,
-            kind: Kind::Array,
-        };
+        let bogus = Value { start: 9, end: 3, kind: Kind::Array };
         assert_eq!(elements(buf, bogus).count(), 0);
-        let huge = Value {
-            start: usize::MAX,
-            end: usize::MAX,
-            kind: Kind::String,
-        };
+        let huge = Value { start: usize::MAX, end: usize::MAX, kind: Kind::String };
         assert_eq!(huge.as_str(buf), None);
         assert_eq!(huge.bytes(buf), b"");
-        let huge = Value {
-            start: usize::MAX - 1,
-            end: usize::MAX,
-            kind: Kind::String,
-        };
+        let huge = Value { start: usize::MAX - 1, end: usize::MAX, kind: Kind::String };
         assert_eq!(huge.as_str(buf), None);
-        let huge = Value {
-            start: usize::MAX - 1,
-            end: usize::MAX,
-            kind: Kind::Object,
-        };
+        let huge = Value { start: usize::MAX - 1, end: usize::MAX, kind: Kind::Object };
         assert_eq!(members(buf, huge).count(), 0);
         assert_eq!(Scanner::new(buf, 8).members(usize::MAX).count(), 1);
     }
@@ -1576,11 +1514,7 @@ mod tests {
         ];
         for s in samples {
             for kind in [Kind::Object, Kind::Array] {
-                let v = Value {
-                    start: 0,
-                    end: s.len(),
-                    kind,
-                };
+                let v = Value { start: 0, end: s.len(), kind };
                 let _ = members(s, v).count();
                 let _ = elements(s, v).count();
             }
@@ -1593,18 +1527,10 @@ mod tests {
                 for c in alpha {
                     buf.clear();
                     buf.extend_from_slice(&[b'{', *a, *b, *c, b'}']);
-                    let v = Value {
-                        start: 0,
-                        end: buf.len(),
-                        kind: Kind::Object,
-                    };
+                    let v = Value { start: 0, end: buf.len(), kind: Kind::Object };
                     assert!(members(&buf, v).count() <= 5);
                     buf[0] = b'[';
-                    let v = Value {
-                        start: 0,
-                        end: buf.len(),
-                        kind: Kind::Array,
-                    };
+                    let v = Value { start: 0, end: buf.len(), kind: Kind::Array };
                     assert!(elements(&buf, v).count() <= 5);
                     let _ = doc(&buf);
                 }
@@ -1702,26 +1628,9 @@ mod tests {
         assert_eq!(parse_int(b"-18446744073709551615"), Some((true, u64::MAX)));
         assert_eq!(parse_int(b"18446744073709551616"), None);
         assert_eq!(parse_int(b"99999999999999999999"), None);
-        assert_eq!(
-            parse_int(b"-9223372036854775808"),
-            Some((true, 9_223_372_036_854_775_808))
-        );
+        assert_eq!(parse_int(b"-9223372036854775808"), Some((true, 9_223_372_036_854_775_808)));
         assert_eq!(parse_int(b"9223372036854775807"), Some((false, i64::MAX as u64)));
-        for s in [
-            &b""[..],
-            b"-",
-            b"--1",
-            b"+1",
-            b"01",
-            b"-01",
-            b"1.0",
-            b"1e3",
-            b"1 ",
-            b" 1",
-            b"0x10",
-            b"1-",
-            b"\xFF",
-        ] {
+        for s in [&b""[..], b"-", b"--1", b"+1", b"01", b"-01", b"1.0", b"1e3", b"1 ", b" 1", b"0x10", b"1-", b"\xFF"] {
             assert_eq!(parse_int(s), None, "{s:?}");
         }
     }
@@ -1750,11 +1659,7 @@ mod tests {
             for r in sc.members(0) {
                 let _ = r;
             }
-            let v = Value {
-                start: 0,
-                end: n,
-                kind: Kind::Object,
-            };
+            let v = Value { start: 0, end: n, kind: Kind::Object };
             for (k, v) in members(prefix, v) {
                 let _ = (k.chars().count(), k.decoded_len(), v.bytes(prefix));
             }
@@ -1831,9 +1736,7 @@ mod tests {
                         assert_eq!(k.raw(), &content[..]);
                         let e = elements(&text, arr).next().unwrap();
                         assert_eq!(e.as_str(&text).unwrap().raw(), &content[..]);
-                        let serde_json::Value::Object(map) = theirs.unwrap() else {
-                            panic!()
-                        };
+                        let serde_json::Value::Object(map) = theirs.unwrap() else { panic!() };
                         let key: &String = map.keys().next().unwrap();
                         assert!(k.eq_str(key));
                         assert_eq!(k.chars().collect::<String>(), *key);

@@ -255,19 +255,13 @@ fn escape(c: char, python: bool) -> Escaped {
     }
     if u <= 0xffff {
         let [a, b, c, d, e, f] = u_escape(u);
-        return Escaped {
-            buf: [a, b, c, d, e, f, 0, 0, 0, 0, 0, 0],
-            len: 6,
-        };
+        return Escaped { buf: [a, b, c, d, e, f, 0, 0, 0, 0, 0, 0], len: 6 };
     }
     // Astral characters become a UTF-16 surrogate pair, as JSON (and Python) spell them.
     let v = u - 0x1_0000;
     let [a, b, c, d, e, f] = u_escape(0xd800 | (v >> 10));
     let [g, h, i, j, l, m] = u_escape(0xdc00 | (v & 0x3ff));
-    Escaped {
-        buf: [a, b, c, d, e, f, g, h, i, j, l, m],
-        len: 12,
-    }
+    Escaped { buf: [a, b, c, d, e, f, g, h, i, j, l, m], len: 12 }
 }
 
 /// `\uXXXX` for the low 16 bits of `v`, in lower-case hex like Python and serde_json.
@@ -367,17 +361,9 @@ impl fmt::Write for EscapeWriter<'_, '_> {
 
 fn quoted_display(k: &mut dyn Sink, args: fmt::Arguments<'_>, style: Style) -> Result<(), SerError> {
     k.write(b"\"")?;
-    let mut w = EscapeWriter {
-        k,
-        style,
-        stopped: false,
-    };
+    let mut w = EscapeWriter { k, style, stopped: false };
     if fmt::write(&mut w, args).is_err() {
-        return Err(if w.stopped {
-            SerError::Stop
-        } else {
-            SerError::Unsupported
-        });
+        return Err(if w.stopped { SerError::Stop } else { SerError::Unsupported });
     }
     w.k.write(b"\"")?;
     Ok(())
@@ -458,11 +444,7 @@ struct NumBuf {
 
 impl NumBuf {
     fn new() -> Self {
-        NumBuf {
-            buf: [0; 48],
-            len: 0,
-            overflow: false,
-        }
+        NumBuf { buf: [0; 48], len: 0, overflow: false }
     }
 
     fn push(&mut self, bytes: &[u8]) {
@@ -538,24 +520,12 @@ impl FloatRules {
     fn new(style: Style, is_f32: bool) -> Self {
         match (style, is_f32) {
             // serde_json's (its `zmij` formatter): `0.00001` to below `1e+16`.
-            (Style::Compact, false) => FloatRules {
-                fixed_min: -5,
-                fixed_max: 15,
-                pad_exp: false,
-            },
+            (Style::Compact, false) => FloatRules { fixed_min: -5, fixed_max: 15, pad_exp: false },
             // serde_json's for `f32`: `0.000001` to below `1e+13`.
-            (Style::Compact, true) => FloatRules {
-                fixed_min: -6,
-                fixed_max: 12,
-                pad_exp: false,
-            },
+            (Style::Compact, true) => FloatRules { fixed_min: -6, fixed_max: 12, pad_exp: false },
             // Python's `repr`: `0.0001` to below `1e+16`, exponents like `1e-05`. Python has
             // only doubles; an f32 keeps its own digits but gets this layout.
-            (Style::Python, _) => FloatRules {
-                fixed_min: -4,
-                fixed_max: 15,
-                pad_exp: true,
-            },
+            (Style::Python, _) => FloatRules { fixed_min: -4, fixed_max: 15, pad_exp: true },
         }
     }
 }
@@ -588,10 +558,7 @@ fn float(k: &mut dyn Sink, v: f64, is_f32: bool, style: Style) -> Result<(), Sto
         _ => (false, t),
     };
     let (mantissa, exp10) = match t.iter().position(|&b| b == b'e') {
-        Some(e) => (
-            t.get(..e).unwrap_or_default(),
-            parse_exp(t.get(e + 1..).unwrap_or_default()),
-        ),
+        Some(e) => (t.get(..e).unwrap_or_default(), parse_exp(t.get(e + 1..).unwrap_or_default())),
         None => (t, 0),
     };
     let int_len = mantissa.iter().position(|&b| b == b'.').unwrap_or(mantissa.len());
@@ -631,11 +598,7 @@ fn round_tie_to_even(digits: &mut NumBuf, e: i32, v: f64, is_f32: bool) {
     let fraction = bits & ((1 << 52) - 1);
     let biased = (bits >> 52) as i32;
     // v = m × 2^q exactly (an f32 widens exactly, so this holds for both types).
-    let (m, q) = if biased == 0 {
-        (fraction, -1074)
-    } else {
-        (fraction | 1 << 52, biased - 1075)
-    };
+    let (m, q) = if biased == 0 { (fraction, -1074) } else { (fraction | 1 << 52, biased - 1075) };
     // The midpoint is mid × 10^-f with `mid` the digits followed by a 5.
     let f = digits.len as i32 - e;
     if f <= 0 || q + f + (m.trailing_zeros() as i32) < 0 {
@@ -644,9 +607,7 @@ fn round_tie_to_even(digits: &mut NumBuf, e: i32, v: f64, is_f32: bool) {
     let mid = digits
         .as_bytes()
         .iter()
-        .fold(0u128, |acc, &b| {
-            acc.saturating_mul(10).saturating_add(u128::from(b.wrapping_sub(b'0')))
-        })
+        .fold(0u128, |acc, &b| acc.saturating_mul(10).saturating_add(u128::from(b.wrapping_sub(b'0'))))
         .saturating_mul(10)
         .saturating_sub(5);
     // v == mid × 10^-f  <=>  m × 5^f × 2^(q + f) == mid.
@@ -654,11 +615,7 @@ fn round_tie_to_even(digits: &mut NumBuf, e: i32, v: f64, is_f32: bool) {
         return;
     };
     let s = q + f;
-    let tie = if s >= 0 {
-        shl(lhs, s as u32) == Some(mid)
-    } else {
-        shl(mid, s.unsigned_abs()) == Some(lhs)
-    };
+    let tie = if s >= 0 { shl(lhs, s as u32) == Some(mid) } else { shl(mid, s.unsigned_abs()) == Some(lhs) };
     if !tie {
         return;
     }
@@ -744,9 +701,7 @@ fn parse_exp(text: &[u8]) -> i32 {
         Some((b'-', rest)) => (true, rest),
         _ => (false, text),
     };
-    let v = text.iter().fold(0i32, |v, &b| {
-        v.saturating_mul(10).saturating_add(i32::from(b.wrapping_sub(b'0')))
-    });
+    let v = text.iter().fold(0i32, |v, &b| v.saturating_mul(10).saturating_add(i32::from(b.wrapping_sub(b'0'))));
     if neg {
         -v
     } else {
@@ -791,11 +746,7 @@ impl<'k> Ser<'k> {
 
     fn open<'a>(&'a mut self, open: &'static [u8], close: &'static [u8]) -> Result<Compound<'a, 'k>, SerError> {
         self.raw(open)?;
-        Ok(Compound {
-            ser: self,
-            first: true,
-            close,
-        })
+        Ok(Compound { ser: self, first: true, close })
     }
 }
 
@@ -1390,12 +1341,7 @@ mod tests {
     fn outer() -> Outer {
         Outer {
             id: u64::MAX,
-            inner: Inner {
-                name: "in\"ner",
-                tags: vec!["a", "b\n"],
-                note: None,
-                _hidden: 7,
-            },
+            inner: Inner { name: "in\"ner", tags: vec!["a", "b\n"], note: None, _hidden: 7 },
             shapes: vec![
                 Shape::Unit,
                 Shape::Newtype(5),
@@ -1437,48 +1383,17 @@ mod tests {
 
     #[test]
     fn compact_matches_serde_json_on_integers() {
-        for v in [
-            0,
-            1,
-            9,
-            10,
-            99,
-            100,
-            101,
-            4_294_967_295,
-            4_294_967_296,
-            10_000_000_000_000_000_000,
-            u64::MAX,
-        ] {
+        for v in [0, 1, 9, 10, 99, 100, 101, 4_294_967_295, 4_294_967_296, 10_000_000_000_000_000_000, u64::MAX] {
             same_as_serde_json(&v);
         }
-        for v in [
-            0,
-            -1,
-            1,
-            -9,
-            -10,
-            -99,
-            -100,
-            i64::from(i32::MIN),
-            i64::MIN,
-            i64::MAX,
-            i64::MIN + 1,
-        ] {
+        for v in [0, -1, 1, -9, -10, -99, -100, i64::from(i32::MIN), i64::MIN, i64::MAX, i64::MIN + 1] {
             same_as_serde_json(&v);
         }
         same_as_serde_json(&(u8::MAX, i8::MIN, u16::MAX, i16::MIN, u32::MAX, i32::MIN));
         for v in [0, 1, u128::from(u64::MAX), u128::from(u64::MAX) + 1, u128::MAX] {
             same_as_serde_json(&v);
         }
-        for v in [
-            0,
-            -1,
-            i128::from(i64::MIN),
-            i128::from(i64::MIN) - 1,
-            i128::MIN,
-            i128::MAX,
-        ] {
+        for v in [0, -1, i128::from(i64::MIN), i128::from(i64::MIN) - 1, i128::MIN, i128::MAX] {
             same_as_serde_json(&v);
         }
     }
@@ -1527,10 +1442,7 @@ mod tests {
             a: Vec<u8>,
             b: &'static str,
         }
-        let v = Ab {
-            a: vec![1, 2],
-            b: "h\u{e9}llo \u{2603}",
-        };
+        let v = Ab { a: vec![1, 2], b: "h\u{e9}llo \u{2603}" };
         assert_eq!(python(&v), r#"{"a": [1, 2], "b": "h\u00e9llo \u2603"}"#);
         assert_eq!(python("\u{1f600}"), r#""\ud83d\ude00""#);
         assert_eq!(python("\u{10ffff}"), r#""\udbff\udfff""#);
@@ -1538,10 +1450,7 @@ mod tests {
         assert_eq!(python(&Vec::<u8>::new()), "[]");
         assert_eq!(python(&BTreeMap::<u8, u8>::new()), "{}");
         assert_eq!(python(&Shape::Tuple(1, true)), r#"{"Tuple": [1, true]}"#);
-        assert_eq!(
-            python(&Shape::Struct { x: 1, y: None }),
-            r#"{"Struct": {"x": 1, "y": null}}"#
-        );
+        assert_eq!(python(&Shape::Struct { x: 1, y: None }), r#"{"Struct": {"x": 1, "y": null}}"#);
         assert_eq!(python(&Shape::Newtype(7)), r#"{"Newtype": 7}"#);
         assert_eq!(python(&Shape::Unit), r#""Unit""#);
         let map: BTreeMap<i32, bool> = [(-1, true), (2, false)].into_iter().collect();
@@ -1620,10 +1529,7 @@ mod tests {
         }
         assert_eq!(render(&Bad, Style::Compact), Err(SerError::Unsupported));
         let mut buf = [0; 3];
-        assert_eq!(
-            to_sink(&Shown, &mut SliceSink::new(&mut buf), Style::Compact),
-            Err(SerError::Stop)
-        );
+        assert_eq!(to_sink(&Shown, &mut SliceSink::new(&mut buf), Style::Compact), Err(SerError::Stop));
     }
 
     #[test]
@@ -1757,10 +1663,7 @@ mod tests {
         same_as_serde_json(&Keys(-1e300, 1e-7));
         assert_eq!(python(&Keys(1e-5, 2.0)), r#"{"1e-05": 1, "2.0": 2}"#);
         assert_eq!(render(&Keys(f64::NAN, 1.0), Style::Compact), Err(SerError::Unsupported));
-        assert_eq!(
-            render(&Keys(1.0, f32::INFINITY), Style::Compact),
-            Err(SerError::Unsupported)
-        );
+        assert_eq!(render(&Keys(1.0, f32::INFINITY), Style::Compact), Err(SerError::Unsupported));
     }
 
     #[cfg(not(feature = "float"))]

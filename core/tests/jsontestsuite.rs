@@ -7,10 +7,7 @@ use std::path::Path;
 
 use reflex::scan::{Scanner, MAX_DEPTH};
 
-const CORPUS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/vectors/jsontestsuite/test_parsing"
-);
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/jsontestsuite/test_parsing");
 
 /// `y_` files our strict rules reject by design. Empty: the corpus's `y_` files are all
 /// plain RFC 8259, and the contested cases (lone surrogates, BOM, deep nesting) are `i_`.
@@ -23,11 +20,7 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<(String, Vec<u8>)> = entries
         .map(|entry| {
             let path = entry.expect("readable directory entry").path();
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .expect("UTF-8 file name")
-                .to_owned();
+            let name = path.file_name().and_then(|n| n.to_str()).expect("UTF-8 file name").to_owned();
             let bytes = fs::read(&path).unwrap_or_else(|e| panic!("cannot read {name}: {e}"));
             (name, bytes)
         })
@@ -35,11 +28,7 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
         .collect();
     files.sort();
     // Guard against a vacuous pass on a missing or truncated copy of the corpus.
-    assert!(
-        files.len() >= 300,
-        "expected at least 300 corpus files in {CORPUS}, found {}",
-        files.len()
-    );
+    assert!(files.len() >= 300, "expected at least 300 corpus files in {CORPUS}, found {}", files.len());
     files
 }
 
@@ -55,10 +44,7 @@ fn jsontestsuite_parsing() {
             y += 1;
             let expected = !Y_REJECTED_BY_DESIGN.contains(&name.as_str());
             if result.is_ok() != expected {
-                failures.push(format!(
-                    "{name}: expected {}, got {result:?}",
-                    if expected { "Ok" } else { "Err" }
-                ));
+                failures.push(format!("{name}: expected {}, got {result:?}", if expected { "Ok" } else { "Err" }));
             }
         } else if name.starts_with("n_") {
             n += 1;
@@ -78,10 +64,5 @@ fn jsontestsuite_parsing() {
     println!("JSONTestSuite: {y} y_, {n} n_, {i} i_ files");
     println!("i_ files accepted ({}): {i_accepted:?}", i_accepted.len());
     assert!(y > 0 && n > 0 && i > 0, "corpus lacks a category: y={y} n={n} i={i}");
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
