@@ -61,10 +61,8 @@ pub fn provider() -> Arc<CryptoProvider> {
 /// All certificates in a PEM file, in file order (a chain is leaf first).
 pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let pem_err = |source| TlsError::Pem { path: path.to_path_buf(), source };
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(pem_err)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(pem_err)?;
+    let certs =
+        CertificateDer::pem_file_iter(path).map_err(pem_err)?.collect::<Result<Vec<_>, _>>().map_err(pem_err)?;
     if certs.is_empty() {
         return Err(TlsError::NoCertificates(path.to_path_buf()));
     }
@@ -94,11 +92,16 @@ pub fn load_root_store(path: &Path) -> Result<RootCertStore, TlsError> {
 /// **required** client certificate signed by one of the CAs in that file.
 ///
 /// Without `client_ca` every client is served, unauthenticated.
-pub fn server_config(cert: &Path, key: Option<&Path>, client_ca: Option<&Path>) -> Result<rustls::ServerConfig, TlsError> {
+pub fn server_config(
+    cert: &Path,
+    key: Option<&Path>,
+    client_ca: Option<&Path>,
+) -> Result<rustls::ServerConfig, TlsError> {
     let chain = load_certs(cert)?;
     let key = load_private_key(key.unwrap_or(cert))?;
     let provider = provider();
-    let builder = rustls::ServerConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
+    let builder =
+        rustls::ServerConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
     let builder = match client_ca {
         Some(ca) => {
             let roots = Arc::new(load_root_store(ca)?);
