@@ -9,6 +9,7 @@
 //! Requests are processed by the allocation-free core ([`reflex::engine::handle`]); this
 //! crate only moves bytes, authenticates peers and enforces limits.
 
+pub mod cli;
 pub mod client;
 pub mod endpoint;
 pub mod output;

@@ -8,6 +8,7 @@ use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use reflex_host::cli;
 use tracing_subscriber::EnvFilter;
 
 /// reflex: self-describing JSON-RPC for microcontrollers and the machines that talk to them.
@@ -20,8 +21,20 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start the demo device in this process and open the shell on it: the quickest look.
+    Demo(cli::demo::DemoArgs),
     /// Serve the demo device service over TCP, Unix sockets, TLS, HTTP and HTTPS.
     Serve(reflex_host::server::cli::ServeArgs),
+    /// Call one method and print the result as JSON.
+    Call(cli::call::CallArgs),
+    /// Explore a device or server interactively.
+    Shell(cli::shell::ShellArgs),
+    /// Write HTML (or Markdown) documentation of a service.
+    Doc(cli::doc::DocArgs),
+    /// Generate a typed client (Python or Rust) for a service.
+    Gen(cli::gen::GenArgs),
+    /// Check that a device or server speaks the protocol correctly.
+    Conform(cli::conform::ConformArgs),
 }
 
 fn init_logging() {
@@ -35,6 +48,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     match cli.command {
+        Command::Demo(args) => cli::demo::run(args),
         Command::Serve(args) => reflex_host::server::cli::run(args),
+        Command::Call(args) => cli::call::run(args),
+        Command::Shell(args) => cli::shell::run(args),
+        Command::Doc(args) => cli::doc::run(args),
+        Command::Gen(args) => cli::gen::run(args),
+        Command::Conform(args) => cli::conform::run(args),
     }
 }
