@@ -258,7 +258,7 @@ impl<S: Service> Ctx<'_, '_, S> {
             }
         };
         let env = batch.envelope(Version::V2, id.unwrap_or(Id::Null), id.is_none());
-        let version_ok = jsonrpc.as_str(buf).is_some_and(|s| s.eq_str("2.0"));
+        let version_ok = jsonrpc.as_str(buf).is_some_and(|s| s.raw() == b"2.0" || s.eq_str("2.0"));
         let method = m.method.and_then(|v| v.as_str(buf));
         let params_ok = m.params.is_none_or(|p| matches!(p.kind, Kind::Array | Kind::Object));
         let (true, Some(method), true) = (version_ok, method, params_ok) else {
@@ -393,9 +393,16 @@ fn find(
     desc: &'static crate::schema::ServiceDesc,
     method: JsonStr<'_>,
 ) -> Option<&'static crate::schema::FunctionDesc> {
-    match method.as_plain() {
-        Some(name) => desc.function(name.as_bytes()),
-        None => desc.functions.iter().find(|f| method.eq_str(f.name)),
+    // Raw bytes equal to a name without backslashes mean the text has no escapes either,
+    // so the common case needs no decoding (and no UTF-8 re-validation).
+    let raw = method.raw();
+    if let Some(f) = desc.functions.iter().find(|f| f.name.as_bytes() == raw) {
+        return Some(f);
+    }
+    if method.has_escapes() {
+        desc.functions.iter().find(|f| method.eq_str(f.name))
+    } else {
+        None
     }
 }
 
