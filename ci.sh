@@ -14,9 +14,9 @@
 #   CI=true           no colours from cargo (CARGO_TERM_COLOR=never)
 #   CI_STEP_TIMEOUT   seconds one step may take before it is killed and failed (default 1800)
 #
-# Planned steps (not here yet, so not run: nothing is skipped silently): qemu (firmware/qemu
-# under qemu-system-arm), sim (firmware/sim over TAP), boards (firmware/rp2040, firmware/stm32
-# builds), fuzz (short cargo-fuzz runs), bench. The whole CI run has a 90 min budget on 2 cores.
+# Planned steps (not here yet, so not run: nothing is skipped silently): sim (firmware/sim over
+# TAP), boards (firmware/rp2040, firmware/stm32 builds), fuzz (short cargo-fuzz runs), bench.
+# The whole CI run has a 90 min budget on 2 cores.
 
 set -euo pipefail
 
@@ -30,7 +30,7 @@ if [[ "${CI:-}" == "true" ]]; then
 fi
 
 # The order of a full run. `setup` comes first: the other steps need what it installs.
-STEPS=(setup fmt clippy test thumb doc)
+STEPS=(setup python fmt clippy test thumb doc qemu)
 
 # Rust pieces the steps need, installed by `setup` through rustup.
 RUST_COMPONENTS=(rustfmt clippy)
@@ -39,11 +39,12 @@ RUST_TARGETS=(thumbv6m-none-eabi thumbv7m-none-eabi)
 # ---------------------------------------------------------------------------------------------
 # Debian packages the steps need: "COMMAND:PACKAGE [PACKAGE...]". `setup` installs the packages
 # of every COMMAND not on PATH, running `apt-get update` once, and only if something is missing.
-# Empty for now. Coming later, e.g.:
-#   "qemu-system-arm:qemu-system-arm qemu-utils"   # both in ONE command: installing
-#                                                  # qemu-system-arm alone removes the image's
-#                                                  # newer qemu-utils (qemu-img disappears)
-APT_NEEDS=()
+# qemu-system-arm and qemu-utils go in ONE command: installing qemu-system-arm (7.2 on Debian 12)
+# alone removes the image's newer qemu-utils from bookworm-backports (qemu-img disappears), and
+# plain `qemu-utils` beside it fails ("held broken packages": the backports qemu-utils breaks
+# qemu-system-common < 8.0). `qemu-utils/bookworm` takes Debian 12's own 7.2 (a downgrade on
+# that image, hence --allow-downgrades below) and keeps qemu-img.
+APT_NEEDS=("tmux:tmux" "chromium:chromium" "python3:python3" "qemu-system-arm:qemu-system-arm qemu-utils/bookworm" "arm-none-eabi-size:binutils-arm-none-eabi")
 # ---------------------------------------------------------------------------------------------
 
 log() { printf 'ci: %s\n' "$*"; }
@@ -130,13 +131,45 @@ step_setup() {
             sudo=(sudo)
         fi
         run "${sudo[@]}" apt-get update
-        run "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing_pkgs[@]}"
+        run "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+            --allow-downgrades "${missing_pkgs[@]}"
     else
         log "debian packages: nothing to install"
     fi
 
     # Download every crate now, so a registry problem shows up here and not mid-build.
     run cargo fetch
+    # firmware/qemu is a workspace of its own (and fetched for its target, from its directory).
+    (cd firmware/qemu && run cargo fetch)
+
+    # defmt-print decodes the QEMU firmware's log (qemu step, host/tests/qemu.rs); building it
+    # takes about 2.5 min the first time.
+    if command -v defmt-print >/dev/null 2>&1; then
+        log "defmt-print present: $(defmt-print --version 2>&1 | head -n 1)"
+    else
+        run cargo install defmt-print --locked --version 1.2.0
+    fi
+}
+
+# The Python environment of the foreign-client tests (tests/tests/foreign_clients.rs): a venv at
+# target/pyenv with tests/python/requirements.txt (ReflectRPC 0.7.6 and its tools, jsonrpcclient,
+# jsonrpclib-pelix, pexpect) from PyPI. Quick when it is up to date. Installs Debian's python3 and
+# python3-venv first if python3 or its venv module is missing.
+step_python() {
+    if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+        require_cmd apt-get "python3 with its venv module is needed (tests/python/setup.sh) and apt-get is not available to install it."
+        local sudo=()
+        if ((EUID != 0)); then
+            require_cmd sudo "Installing python3 python3-venv needs root."
+            sudo=(sudo)
+        fi
+        run "${sudo[@]}" apt-get update
+        run "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv
+        hash -r
+    fi
+    require_cmd python3 "Install Python 3 (Debian: apt-get install python3 python3-venv)."
+    run python3 --version
+    run bash tests/python/setup.sh
 }
 
 step_fmt() {
@@ -194,6 +227,28 @@ step_doc() {
     export RUSTDOCFLAGS="-D warnings"
     printf '+ RUSTDOCFLAGS="%s" %s\n' "$RUSTDOCFLAGS" "cargo doc --workspace --no-deps"
     cargo doc --workspace --no-deps
+}
+
+# firmware/qemu, the demo device on an emulated Cortex-M3. A workspace of its own, so the fmt
+# and clippy steps do not cover it: format and lints (with floats and ints only), the size report
+# (flash and static RAM with floats / ints only, peak stack per request, firmware/qemu/size.sh),
+# then its end-to-end test (host/tests/qemu.rs, also run by `test`) with the figures it prints:
+# the conformance run, round-trip time, idle CPU, the decoded defmt log.
+step_qemu() {
+    require_cmd cargo "Install Rust with rustup (https://rustup.rs)."
+    require_target thumbv7m-none-eabi
+    require_cmd qemu-system-arm "Run \`./ci.sh setup\` (apt-get install qemu-system-arm qemu-utils/bookworm)."
+    require_cmd arm-none-eabi-size "Run \`./ci.sh setup\` (apt-get install binutils-arm-none-eabi)."
+    require_cmd defmt-print "Run \`./ci.sh setup\` (cargo install defmt-print --locked --version 1.2.0)."
+    run qemu-system-arm --version
+    (
+        cd firmware/qemu
+        run cargo fmt -- --check
+        run cargo clippy --release -- -D warnings
+        run cargo clippy --release --no-default-features -- -D warnings
+    )
+    run firmware/qemu/size.sh
+    run cargo test -p reflex-host --test qemu -- --nocapture
 }
 
 # ----------------------------------------------------------------------------- driver --------
