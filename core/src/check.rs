@@ -62,7 +62,7 @@ impl Path {
     }
 
     /// Writes the path (`a.b[1]`), escaped for a JSON string.
-    pub fn write<K: Sink + ?Sized>(&self, k: &mut K, style: Style) -> Result<(), Stop> {
+    pub fn write(&self, k: &mut dyn Sink, style: Style) -> Result<(), Stop> {
         for (i, s) in self.segs.iter().take(usize::from(self.len)).enumerate() {
             match s {
                 Seg::Name(n) => {
@@ -182,6 +182,13 @@ pub struct CheckError<'a> {
 }
 
 impl CheckError<'_> {
+    #[inline(never)]
+    fn write_path(&self, k: &mut dyn Sink, style: Style) -> Result<(), Stop> {
+        k.write(b"'")?;
+        self.path.write(k, style)?;
+        k.write(b"'")
+    }
+
     /// The ReflectRPC error name: `ParamError` for a wrong count, `TypeError` otherwise.
     pub fn name(&self) -> &'static str {
         match self.problem {
@@ -197,19 +204,23 @@ impl CheckError<'_> {
     }
 
     /// Writes the message text, escaped for the inside of a JSON string.
-    pub fn write_message<K: Sink + ?Sized>(&self, k: &mut K, style: Style) -> Result<(), Stop> {
-        let f = self.func;
-        let text = |k: &mut K, s: &str| ser::write_str_content(k, s, style);
-        let quoted = |k: &mut K, s: &str| {
+    pub fn write_message(&self, k: &mut dyn Sink, style: Style) -> Result<(), Stop> {
+        // The pieces are out-of-line functions so that each use costs a call, not a copy:
+        // this function is all text assembly, and flash is what it spends.
+        #[inline(never)]
+        fn text(k: &mut dyn Sink, s: &str, style: Style) -> Result<(), Stop> {
+            ser::write_str_content(k, s, style)
+        }
+        #[inline(never)]
+        fn quoted(k: &mut dyn Sink, s: &str, style: Style) -> Result<(), Stop> {
             k.write(b"'")?;
             ser::write_str_content(k, s, style)?;
             k.write(b"'")
-        };
-        let path = |k: &mut K| {
-            k.write(b"'")?;
-            self.path.write(k, style)?;
-            k.write(b"'")
-        };
+        }
+        let f = self.func;
+        let text = |k: &mut dyn Sink, s: &str| text(k, s, style);
+        let quoted = |k: &mut dyn Sink, s: &str| quoted(k, s, style);
+        let path = |k: &mut dyn Sink| self.write_path(k, style);
         match self.problem {
             Problem::Count { expected, got } => {
                 k.write(b"Expected ")?;
@@ -316,7 +327,7 @@ impl CheckError<'_> {
 }
 
 /// Writes a type's name as ReflectRPC spells it: `int`, `array<int>`, `PhoneType`.
-pub fn write_type_name<K: Sink + ?Sized>(k: &mut K, ty: &TypeDesc, style: Style) -> Result<(), Stop> {
+pub fn write_type_name(k: &mut dyn Sink, ty: &TypeDesc, style: Style) -> Result<(), Stop> {
     // array<T> nests at most as deep as the static descriptor; walk it iteratively.
     let mut depth = 0usize;
     let mut t = ty;

@@ -7,7 +7,7 @@
 
 use crate::decode::Args;
 use crate::info::RpcInfo;
-use crate::reply::{OkReply, Render, Ser};
+use crate::reply::{JsonValue, OkReply, Render, Ser};
 use crate::schema::{FunctionDesc, ServiceDesc};
 use crate::Error;
 
@@ -38,7 +38,7 @@ pub trait Output {
 
     /// Renders `r` to the transport. `r` may be rendered several times (it is
     /// deterministic); each byte must reach the peer exactly once, in order.
-    async fn emit<R: Render + ?Sized>(&mut self, r: &R) -> Result<(), Self::Error>;
+    async fn emit(&mut self, r: &dyn Render) -> Result<(), Self::Error>;
 
     /// Called with the detail of a hidden internal error (which the client does not see), so
     /// the transport can log it. The default does nothing.
@@ -84,7 +84,13 @@ impl<O: Output> Reply<'_, O> {
         if crate::ser::to_sink(value, &mut count, self.env.style()).is_err() {
             return Err(CallError::Rpc(Error::internal("result could not be serialized")));
         }
-        let r = OkReply { env: self.env, value: &Ser(value) };
+        self.ok_erased(&Ser(value)).await
+    }
+
+    // The envelope and the transport do not depend on the result's type: one copy of this
+    // (and of its state machine) serves every handler.
+    async fn ok_erased(self, value: &dyn JsonValue) -> Result<(), CallError<O::Error>> {
+        let r = OkReply { env: self.env, value };
         self.out.emit(&r).await.map_err(CallError::Io)?;
         *self.replied = true;
         Ok(())

@@ -91,7 +91,7 @@ impl<'a> SliceOutput<'a> {
 
 impl Output for SliceOutput<'_> {
     type Error = Overflow;
-    async fn emit<R: Render + ?Sized>(&mut self, r: &R) -> Result<(), Overflow> {
+    async fn emit(&mut self, r: &dyn Render) -> Result<(), Overflow> {
         r.render(&mut self.sink).map_err(|_| Overflow)
     }
 }
@@ -210,7 +210,7 @@ struct BlockingOut<'a, 'b, W: embedded_io::Write> {
 
 impl<W: embedded_io::Write> Output for BlockingOut<'_, '_, W> {
     type Error = ServeError<W::Error>;
-    async fn emit<R: Render + ?Sized>(&mut self, r: &R) -> Result<(), Self::Error> {
+    async fn emit(&mut self, r: &dyn Render) -> Result<(), Self::Error> {
         match r.render(&mut self.sink) {
             Ok(()) => Ok(()),
             Err(_) => Err(self.sink.take_error().map_or(ServeError::Buffer, ServeError::Io)),
@@ -278,7 +278,7 @@ struct AsyncOut<'a, 'b, W> {
 
 impl<W: embedded_io_async::Write> Output for AsyncOut<'_, '_, W> {
     type Error = ServeError<W::Error>;
-    async fn emit<R: Render + ?Sized>(&mut self, r: &R) -> Result<(), Self::Error> {
+    async fn emit(&mut self, r: &dyn Render) -> Result<(), Self::Error> {
         let mut skip = 0;
         loop {
             let mut win = Window::new(self.tx, skip);

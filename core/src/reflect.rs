@@ -63,7 +63,7 @@ pub struct Doc {
 }
 
 impl JsonValue for Doc {
-    fn write_json<K: Sink + ?Sized>(&self, k: &mut K, style: Style) -> Result<(), Stop> {
+    fn write_json(&self, k: &mut dyn Sink, style: Style) -> Result<(), Stop> {
         let mut w = W { k, style };
         match self.which {
             Builtin::Service => describe_service(&mut w, self.desc),
@@ -74,22 +74,26 @@ impl JsonValue for Doc {
     }
 }
 
-/// A small JSON writer: objects are written as `{` then `key`/value pairs then `}`.
-struct W<'k, K: ?Sized> {
-    k: &'k mut K,
+/// A small JSON writer: objects are written as `{` then `key`/value pairs then `}`. Its
+/// methods stay out of line so each call site is a few bytes of flash.
+struct W<'k> {
+    k: &'k mut dyn Sink,
     style: Style,
 }
 
-impl<K: Sink + ?Sized> W<'_, K> {
+impl W<'_> {
+    #[inline(never)]
     fn raw(&mut self, b: &[u8]) -> Result<(), Stop> {
         self.k.write(b)
     }
 
+    #[inline(never)]
     fn str(&mut self, s: &str) -> Result<(), Stop> {
         ser::write_str(self.k, s, self.style)
     }
 
     /// `"name": ` preceded by a separator unless it is the first member.
+    #[inline(never)]
     fn key(&mut self, first: bool, name: &str) -> Result<(), Stop> {
         if !first {
             self.k.write(self.style.comma())?;
@@ -98,6 +102,7 @@ impl<K: Sink + ?Sized> W<'_, K> {
         self.k.write(self.style.colon())
     }
 
+    #[inline(never)]
     fn sep(&mut self, first: bool) -> Result<(), Stop> {
         if first {
             Ok(())
@@ -106,6 +111,7 @@ impl<K: Sink + ?Sized> W<'_, K> {
         }
     }
 
+    #[inline(never)]
     fn type_name(&mut self, ty: &TypeDesc) -> Result<(), Stop> {
         self.k.write(b"\"")?;
         write_type_name(self.k, ty, self.style)?;
@@ -113,7 +119,7 @@ impl<K: Sink + ?Sized> W<'_, K> {
     }
 }
 
-fn describe_service<K: Sink + ?Sized>(w: &mut W<'_, K>, d: &ServiceDesc) -> Result<(), Stop> {
+fn describe_service(w: &mut W<'_>, d: &ServiceDesc) -> Result<(), Stop> {
     w.raw(b"{")?;
     w.key(true, "name")?;
     w.str(d.name)?;
@@ -126,7 +132,7 @@ fn describe_service<K: Sink + ?Sized>(w: &mut W<'_, K>, d: &ServiceDesc) -> Resu
     w.raw(b"}")
 }
 
-fn custom_fields<K: Sink + ?Sized>(w: &mut W<'_, K>, d: &ServiceDesc) -> Result<(), Stop> {
+fn custom_fields(w: &mut W<'_>, d: &ServiceDesc) -> Result<(), Stop> {
     if d.custom_fields.trim().is_empty() {
         w.raw(b"{}")
     } else {
@@ -135,7 +141,7 @@ fn custom_fields<K: Sink + ?Sized>(w: &mut W<'_, K>, d: &ServiceDesc) -> Result<
     }
 }
 
-fn describe_functions<K: Sink + ?Sized>(w: &mut W<'_, K>, d: &ServiceDesc) -> Result<(), Stop> {
+fn describe_functions(w: &mut W<'_>, d: &ServiceDesc) -> Result<(), Stop> {
     w.raw(b"[")?;
     for (i, f) in d.functions.iter().enumerate() {
         w.sep(i == 0)?;
@@ -166,7 +172,7 @@ fn describe_functions<K: Sink + ?Sized>(w: &mut W<'_, K>, d: &ServiceDesc) -> Re
     w.raw(b"]")
 }
 
-fn describe_custom_types<K: Sink + ?Sized>(w: &mut W<'_, K>, d: &ServiceDesc) -> Result<(), Stop> {
+fn describe_custom_types(w: &mut W<'_>, d: &ServiceDesc) -> Result<(), Stop> {
     w.raw(b"[")?;
     let mut first = true;
     for t in d.types {
@@ -227,7 +233,7 @@ fn describe_custom_types<K: Sink + ?Sized>(w: &mut W<'_, K>, d: &ServiceDesc) ->
     w.raw(b"]")
 }
 
-fn openrpc<K: Sink + ?Sized>(w: &mut W<'_, K>, d: &ServiceDesc) -> Result<(), Stop> {
+fn openrpc(w: &mut W<'_>, d: &ServiceDesc) -> Result<(), Stop> {
     w.raw(b"{")?;
     w.key(true, "openrpc")?;
     w.str(OPENRPC_VERSION)?;
@@ -308,7 +314,7 @@ fn openrpc<K: Sink + ?Sized>(w: &mut W<'_, K>, d: &ServiceDesc) -> Result<(), St
 }
 
 /// The JSON Schema of a type, referring to custom types in `components.schemas`.
-fn schema<K: Sink + ?Sized>(w: &mut W<'_, K>, ty: &TypeDesc, description: Option<&str>) -> Result<(), Stop> {
+fn schema(w: &mut W<'_>, ty: &TypeDesc, description: Option<&str>) -> Result<(), Stop> {
     w.raw(b"{")?;
     let mut first = true;
     if let Some(d) = description.filter(|d| !d.is_empty()) {
@@ -366,13 +372,13 @@ fn schema<K: Sink + ?Sized>(w: &mut W<'_, K>, ty: &TypeDesc, description: Option
     w.raw(b"}")
 }
 
-fn type_only<K: Sink + ?Sized>(w: &mut W<'_, K>, first: bool, name: &str) -> Result<(), Stop> {
+fn type_only(w: &mut W<'_>, first: bool, name: &str) -> Result<(), Stop> {
     w.key(first, "type")?;
     w.str(name)
 }
 
 /// The schema of a custom type, for `components.schemas`.
-fn component<K: Sink + ?Sized>(w: &mut W<'_, K>, ty: &TypeDesc) -> Result<(), Stop> {
+fn component(w: &mut W<'_>, ty: &TypeDesc) -> Result<(), Stop> {
     match ty {
         TypeDesc::Enum(e) => {
             w.raw(b"{")?;

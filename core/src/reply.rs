@@ -13,15 +13,18 @@ use crate::sink::{Sink, Stop};
 
 /// Something that renders reply bytes deterministically (it may be rendered more than once;
 /// see [`crate::sink::Window`]).
+///
+/// Rendering goes through `&mut dyn Sink`: one copy of each renderer serves every transport,
+/// which on a device saves far more flash than the indirect call per write costs.
 pub trait Render {
     /// Writes the bytes to `k`.
-    fn render<K: Sink + ?Sized>(&self, k: &mut K) -> Result<(), Stop>;
+    fn render(&self, k: &mut dyn Sink) -> Result<(), Stop>;
 }
 
 /// A JSON value that knows how to write itself in a given style.
 pub trait JsonValue {
     /// Writes the value.
-    fn write_json<K: Sink + ?Sized>(&self, k: &mut K, style: Style) -> Result<(), Stop>;
+    fn write_json(&self, k: &mut dyn Sink, style: Style) -> Result<(), Stop>;
 }
 
 /// Adapts a `serde::Serialize` value to [`JsonValue`].
@@ -29,7 +32,7 @@ pub trait JsonValue {
 pub struct Ser<'a, T: ?Sized>(pub &'a T);
 
 impl<T: serde::Serialize + ?Sized> JsonValue for Ser<'_, T> {
-    fn write_json<K: Sink + ?Sized>(&self, k: &mut K, style: Style) -> Result<(), Stop> {
+    fn write_json(&self, k: &mut dyn Sink, style: Style) -> Result<(), Stop> {
         // `Reply::ok` has already proven the value serializes, so the only failure left is
         // the sink stopping.
         ser::to_sink(self.0, k, style).map_err(|_| Stop)
@@ -91,7 +94,7 @@ impl<'a> Envelope<'a> {
         }
     }
 
-    fn open<K: Sink + ?Sized>(&self, k: &mut K) -> Result<(), Stop> {
+    fn open(&self, k: &mut dyn Sink) -> Result<(), Stop> {
         k.write(self.prefix)?;
         match self.version {
             Version::V1 => k.write(b"{"),
@@ -99,7 +102,7 @@ impl<'a> Envelope<'a> {
         }
     }
 
-    fn write_id<K: Sink + ?Sized>(&self, k: &mut K) -> Result<(), Stop> {
+    fn write_id(&self, k: &mut dyn Sink) -> Result<(), Stop> {
         match self.id {
             Id::Omit => Ok(()),
             Id::Null => k.write(b"null"),
@@ -115,16 +118,21 @@ impl<'a> Envelope<'a> {
 }
 
 /// A success reply.
-#[derive(Debug)]
-pub struct OkReply<'a, V: ?Sized> {
+pub struct OkReply<'a> {
     /// Envelope.
     pub env: Envelope<'a>,
     /// The result.
-    pub value: &'a V,
+    pub value: &'a dyn JsonValue,
 }
 
-impl<V: JsonValue + ?Sized> Render for OkReply<'_, V> {
-    fn render<K: Sink + ?Sized>(&self, k: &mut K) -> Result<(), Stop> {
+impl core::fmt::Debug for OkReply<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("OkReply").field("env", &self.env).finish_non_exhaustive()
+    }
+}
+
+impl Render for OkReply<'_> {
+    fn render(&self, k: &mut dyn Sink) -> Result<(), Stop> {
         let env = &self.env;
         env.open(k)?;
         match env.version {
@@ -214,7 +222,7 @@ impl ErrBody<'_> {
         }
     }
 
-    fn write_v2<K: Sink + ?Sized>(&self, k: &mut K) -> Result<(), Stop> {
+    fn write_v2(&self, k: &mut dyn Sink) -> Result<(), Stop> {
         let s = Style::Compact;
         k.write(b"{\"code\":")?;
         ser::write_i64(k, i64::from(self.code()))?;
@@ -250,7 +258,7 @@ impl ErrBody<'_> {
         k.write(b"}")
     }
 
-    fn write_v1<K: Sink + ?Sized>(&self, k: &mut K) -> Result<(), Stop> {
+    fn write_v1(&self, k: &mut dyn Sink) -> Result<(), Stop> {
         let s = Style::Python;
         k.write(b"{\"name\": \"")?;
         match self {
@@ -303,7 +311,7 @@ pub struct ErrReply<'a> {
 }
 
 impl Render for ErrReply<'_> {
-    fn render<K: Sink + ?Sized>(&self, k: &mut K) -> Result<(), Stop> {
+    fn render(&self, k: &mut dyn Sink) -> Result<(), Stop> {
         let env = &self.env;
         env.open(k)?;
         match env.version {
@@ -334,14 +342,14 @@ impl Render for ErrReply<'_> {
 pub struct Raw<'a>(pub &'a [u8]);
 
 impl Render for Raw<'_> {
-    fn render<K: Sink + ?Sized>(&self, k: &mut K) -> Result<(), Stop> {
+    fn render(&self, k: &mut dyn Sink) -> Result<(), Stop> {
         k.write(self.0)
     }
 }
 
 /// Writes validated JSON text `raw` again in `style`: whitespace dropped, separators spelled
 /// per style, strings re-escaped (so `Style::Python` output is pure ASCII). Iterative.
-pub fn write_reformatted<K: Sink + ?Sized>(k: &mut K, raw: &[u8], style: Style) -> Result<(), Stop> {
+pub fn write_reformatted(k: &mut dyn Sink, raw: &[u8], style: Style) -> Result<(), Stop> {
     let mut pos = 0;
     while let Some(&b) = raw.get(pos) {
         match b {

@@ -52,7 +52,7 @@ impl VecOutput {
 impl Output for VecOutput {
     type Error = ReplyTooLarge;
 
-    async fn emit<R: Render + ?Sized>(&mut self, r: &R) -> Result<(), ReplyTooLarge> {
+    async fn emit(&mut self, r: &dyn Render) -> Result<(), ReplyTooLarge> {
         let mark = self.bytes.len();
         let limit = self.limit;
         let result = r.render(&mut VecSink::new(&mut self.bytes, limit));
