@@ -22,6 +22,7 @@ use crate::info::RpcInfo;
 use crate::reflect;
 use crate::reply::{valid_v2_id, Envelope, ErrBody, ErrReply, Id, Invalid, OkReply, Raw, Version};
 use crate::scan::{self, JsonStr, Kind, Scanner, Value};
+use crate::schema::FunctionDesc;
 
 /// Engine options. `Config::new()` gives the defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,49 +104,53 @@ pub async fn handle<S: Service, O: Output>(
     info: &RpcInfo<'_>,
     out: &mut O,
 ) -> Result<bool, O::Error> {
-    let ctx = Ctx { service, config, info };
     let sc = Scanner::new(request, config.max_depth);
     let start = scan::skip_ws(request, 0);
-    match request.get(start) {
-        Some(b'{') => {
-            let mut batch = Batch { inside: false, replies: 0 };
-            ctx.object(sc, start, scratch, out, &mut batch).await?;
-            Ok(batch.replies > 0)
-        }
-        Some(b'[') => {
-            let Ok(doc) = sc.document() else {
-                return emit_error(out, config.unknown_version(), &ErrBody::Parse).await;
-            };
-            if scan::elements(request, doc).next().is_none() {
-                return emit_error(out, Envelope::v2_null(), &ErrBody::Invalid(Invalid::Request)).await;
+    let mut batch = Batch { inside: false, replies: 0 };
+    if request.get(start) != Some(&b'[') {
+        let plan = match request.get(start) {
+            Some(b'{') => plan_object::<S>(config, sc, start, false),
+            _ => {
+                let body = match sc.document() {
+                    // Valid JSON, but not an object or array: no version can be told.
+                    Ok(_) => ErrBody::Invalid(Invalid::Request),
+                    Err(_) => ErrBody::Parse,
+                };
+                Plan::Error(config.unknown_version(), body)
             }
-            let mut batch = Batch { inside: true, replies: 0 };
-            for e in scan::elements(request, doc) {
-                if e.kind == Kind::Object {
-                    ctx.object(sc, e.start, scratch, out, &mut batch).await?;
-                } else {
-                    let env = batch.envelope(Version::V2, Id::Null, false);
-                    if emit_error(out, env, &ErrBody::Invalid(Invalid::Request)).await? {
-                        batch.count();
-                    }
-                }
-            }
-            if batch.replies == 0 {
-                // Only notifications: nothing at all is sent, not even `[]`.
-                return Ok(false);
-            }
-            out.emit(&Raw(b"]")).await?;
-            Ok(true)
-        }
-        _ => {
-            let body = match sc.document() {
-                // Valid JSON, but not an object or array: no version can be told.
-                Ok(_) => ErrBody::Invalid(Invalid::Request),
-                Err(_) => ErrBody::Parse,
-            };
-            emit_error(out, config.unknown_version(), &body).await
-        }
+        };
+        execute(service, config, info, request, scratch, out, &mut batch, plan).await?;
+        return Ok(batch.replies > 0);
     }
+    let plan = match sc.document() {
+        Err(_) => Some(Plan::Error(config.unknown_version(), ErrBody::Parse)),
+        Ok(doc) if scan::elements(request, doc).next().is_none() => {
+            Some(Plan::Error(Envelope::v2_null(), ErrBody::Invalid(Invalid::Request)))
+        }
+        Ok(doc) => {
+            batch.inside = true;
+            for e in scan::elements(request, doc) {
+                let plan = if e.kind == Kind::Object {
+                    plan_object::<S>(config, sc, e.start, true)
+                } else {
+                    Plan::Error(Envelope::v2_null(), ErrBody::Invalid(Invalid::Request))
+                };
+                execute(service, config, info, request, scratch, out, &mut batch, plan).await?;
+            }
+            None
+        }
+    };
+    if let Some(plan) = plan {
+        // Not a batch after all: one single reply.
+        execute(service, config, info, request, scratch, out, &mut batch, plan).await?;
+        return Ok(batch.replies > 0);
+    }
+    if batch.replies == 0 {
+        // Only notifications: nothing at all is sent, not even `[]`.
+        return Ok(false);
+    }
+    out.emit(&Raw(b"]")).await?;
+    Ok(true)
 }
 
 /// Writes the reply for a request that did not fit the receive buffer (`limit` bytes). The
@@ -161,18 +166,25 @@ struct Batch {
 }
 
 impl Batch {
-    fn envelope<'a>(&self, version: Version, id: Id<'a>, silent: bool) -> Envelope<'a> {
-        let prefix: &'static [u8] = match (self.inside, self.replies) {
+    /// What goes before the next reply.
+    fn prefix(&self) -> &'static [u8] {
+        match (self.inside, self.replies) {
             (false, _) => b"",
             (true, 0) => b"[",
             (true, _) => b",",
-        };
-        Envelope { version, id, silent, prefix }
+        }
     }
+}
 
-    fn count(&mut self) {
-        self.replies += 1;
-    }
+/// What to do about one request object, decided without I/O. Only [`execute`] is `async`,
+/// so the state machines stay small (and so does the firmware).
+enum Plan<'a> {
+    /// Reply with an error (unless the envelope is silent).
+    Error(Envelope<'a>, ErrBody<'a>),
+    /// Reply with a reflection document.
+    Reflect(Envelope<'a>, reflect::Builtin),
+    /// Call a function whose parameters passed the check.
+    Call(Envelope<'a>, &'static FunctionDesc, Option<Value>),
 }
 
 /// The members of a request object that matter.
@@ -184,201 +196,170 @@ struct Members {
     id: Option<Value>,
 }
 
-struct Ctx<'s, 'i, S> {
-    service: &'s S,
-    config: &'s Config,
-    info: &'s RpcInfo<'i>,
+/// Scans the request object at `start` and decides what to do.
+fn plan_object<'a, S: Service>(config: &Config, sc: Scanner<'a>, start: usize, inside_batch: bool) -> Plan<'a> {
+    let buf = sc.buf();
+    let mut m = Members::default();
+    let mut it = sc.members(start);
+    for item in it.by_ref() {
+        let Ok((key, value)) = item else {
+            return Plan::Error(config.unknown_version(), ErrBody::Parse);
+        };
+        // One pass: later duplicates win, as in most JSON parsers (and Python's).
+        let slot = match key.raw() {
+            b"jsonrpc" => &mut m.jsonrpc,
+            b"method" => &mut m.method,
+            b"params" => &mut m.params,
+            b"id" => &mut m.id,
+            _ if key.has_escapes() => match () {
+                _ if key.eq_str("jsonrpc") => &mut m.jsonrpc,
+                _ if key.eq_str("method") => &mut m.method,
+                _ if key.eq_str("params") => &mut m.params,
+                _ if key.eq_str("id") => &mut m.id,
+                _ => continue,
+            },
+            _ => continue,
+        };
+        *slot = Some(value);
+    }
+    if !inside_batch && scan::skip_ws(buf, it.end()) != buf.len() {
+        // Something after the object: the text as a whole is not JSON.
+        return Plan::Error(config.unknown_version(), ErrBody::Parse);
+    }
+    match m.jsonrpc {
+        Some(v) => plan_v2::<S>(config, buf, &m, v),
+        // Batch elements must be 2.0 requests: 1.0 has no batches.
+        None if inside_batch => Plan::Error(v2_env(v2_id(buf, m.id), false), ErrBody::Invalid(Invalid::Request)),
+        None => plan_v1::<S>(config, buf, &m),
+    }
 }
 
-impl<S: Service> Ctx<'_, '_, S> {
-    async fn object<O: Output>(
-        &self,
-        sc: Scanner<'_>,
-        start: usize,
-        scratch: &mut [u8],
-        out: &mut O,
-        batch: &mut Batch,
-    ) -> Result<(), O::Error> {
-        let buf = sc.buf();
-        let mut m = Members::default();
-        let mut it = sc.members(start);
-        for item in it.by_ref() {
-            let Ok((key, value)) = item else {
-                return self.reply_error(out, batch, self.config.unknown_version(), &ErrBody::Parse).await;
-            };
-            // One pass: later duplicates win, as in most JSON parsers (and Python's).
-            let slot = match key.raw() {
-                b"jsonrpc" => &mut m.jsonrpc,
-                b"method" => &mut m.method,
-                b"params" => &mut m.params,
-                b"id" => &mut m.id,
-                _ if key.has_escapes() => match () {
-                    _ if key.eq_str("jsonrpc") => &mut m.jsonrpc,
-                    _ if key.eq_str("method") => &mut m.method,
-                    _ if key.eq_str("params") => &mut m.params,
-                    _ if key.eq_str("id") => &mut m.id,
-                    _ => continue,
-                },
-                _ => continue,
-            };
-            *slot = Some(value);
-        }
-        if !batch.inside && scan::skip_ws(buf, it.end()) != buf.len() {
-            // Something after the object: the text as a whole is not JSON.
-            return self.reply_error(out, batch, self.config.unknown_version(), &ErrBody::Parse).await;
-        }
-        match m.jsonrpc {
-            Some(v) => self.v2(buf, &m, v, scratch, out, batch).await,
-            // Batch elements must be 2.0 requests: 1.0 has no batches.
-            None if batch.inside => {
-                let env = batch.envelope(Version::V2, v2_id(buf, m.id), false);
-                self.reply_error(out, batch, env, &ErrBody::Invalid(Invalid::Request)).await
+fn v2_env(id: Id<'_>, silent: bool) -> Envelope<'_> {
+    Envelope { version: Version::V2, id, silent, prefix: b"" }
+}
+
+fn plan_v2<'a, S: Service>(config: &Config, buf: &'a [u8], m: &Members, jsonrpc: Value) -> Plan<'a> {
+    let invalid = ErrBody::Invalid(Invalid::Request);
+    let id = match m.id {
+        None => None,
+        Some(v) if valid_v2_id(v.kind) => Some(Id::Raw(v.bytes(buf))),
+        // An object, array or boolean id cannot be echoed; the reply's id is null.
+        Some(_) => return Plan::Error(v2_env(Id::Null, false), invalid),
+    };
+    let version_ok = jsonrpc.as_str(buf).is_some_and(|s| s.raw() == b"2.0" || s.eq_str("2.0"));
+    let method = m.method.and_then(|v| v.as_str(buf));
+    let params_ok = m.params.is_none_or(|p| matches!(p.kind, Kind::Array | Kind::Object));
+    let (true, Some(method), true) = (version_ok, method, params_ok) else {
+        // An invalid request object is answered even without an id: it is not a valid
+        // notification either (the spec's "invalid Request object" example).
+        return Plan::Error(v2_env(id.unwrap_or(Id::Null), false), invalid);
+    };
+    let env = v2_env(id.unwrap_or(Id::Null), id.is_none());
+    // Declared names never collide with the builtins (the macros reject `rpc.*` and
+    // `__describe_*`), so the common case is looked up first.
+    if let Some(f) = find(S::DESC, method) {
+        return plan_call(config, buf, env, f, m.params);
+    }
+    match reflect::builtin(method) {
+        Some(doc) => Plan::Reflect(env, doc),
+        None => Plan::Error(env, ErrBody::MethodNotFound(method)),
+    }
+}
+
+fn plan_v1<'a, S: Service>(config: &Config, buf: &'a [u8], m: &Members) -> Plan<'a> {
+    let Some(idv) = m.id else {
+        let env = Envelope { version: Version::V1, id: Id::MinusOne, silent: false, prefix: b"" };
+        return Plan::Error(env, ErrBody::Invalid(Invalid::IdMissing));
+    };
+    let notification = idv.kind == Kind::Null;
+    let id = if notification { Id::Omit } else { Id::Raw(idv.bytes(buf)) };
+    // ReflectRPC answers request errors even for notifications (without an id).
+    let env = Envelope { version: Version::V1, id, silent: false, prefix: b"" };
+    let problem = match (m.method, m.params) {
+        (None, _) => Some(Invalid::MethodMissing),
+        (Some(v), _) if v.kind != Kind::String => Some(Invalid::MethodNotString),
+        (_, None) => Some(Invalid::ParamsMissing),
+        (_, Some(p)) if p.kind != Kind::Array => Some(Invalid::ParamsNotArray),
+        _ => None,
+    };
+    if let Some(p) = problem {
+        return Plan::Error(env, ErrBody::Invalid(p));
+    }
+    let method = m.method.and_then(|v| v.as_str(buf)).unwrap_or(JsonStr::new(b""));
+    if let Some(f) = find(S::DESC, method) {
+        return plan_call(config, buf, Envelope { silent: notification, ..env }, f, m.params);
+    }
+    match reflect::builtin(method) {
+        // Builtins ignore their params and answer even notifications, as in ReflectRPC.
+        Some(doc) => Plan::Reflect(env, doc),
+        None => Plan::Error(env, ErrBody::MethodNotFound(method)),
+    }
+}
+
+fn plan_call<'a>(
+    config: &Config,
+    buf: &'a [u8],
+    env: Envelope<'a>,
+    f: &'static FunctionDesc,
+    params: Option<Value>,
+) -> Plan<'a> {
+    let rules = Rules { strict_floats: config.strict_floats };
+    match check::check_params(buf, f, params, rules) {
+        Ok(()) => Plan::Call(env, f, params),
+        Err(e) => Plan::Error(env, ErrBody::Params(e)),
+    }
+}
+
+/// Carries out a plan: the only place (with [`handle`]) that awaits.
+#[allow(clippy::too_many_arguments)]
+async fn execute<S: Service, O: Output>(
+    service: &S,
+    config: &Config,
+    info: &RpcInfo<'_>,
+    buf: &[u8],
+    scratch: &mut [u8],
+    out: &mut O,
+    batch: &mut Batch,
+    plan: Plan<'_>,
+) -> Result<(), O::Error> {
+    let (mut env, body) = match plan {
+        Plan::Error(env, body) => (env, body),
+        Plan::Reflect(mut env, doc) => {
+            if env.silent {
+                return Ok(());
             }
-            None => self.v1(buf, &m, scratch, out, batch).await,
-        }
-    }
-
-    async fn v2<O: Output>(
-        &self,
-        buf: &[u8],
-        m: &Members,
-        jsonrpc: Value,
-        scratch: &mut [u8],
-        out: &mut O,
-        batch: &mut Batch,
-    ) -> Result<(), O::Error> {
-        let invalid = ErrBody::Invalid(Invalid::Request);
-        let id = match m.id {
-            None => None,
-            Some(v) if valid_v2_id(v.kind) => Some(Id::Raw(v.bytes(buf))),
-            // An object, array or boolean id cannot be echoed; the reply's id is null.
-            Some(_) => {
-                let env = batch.envelope(Version::V2, Id::Null, false);
-                return self.reply_error(out, batch, env, &invalid).await;
-            }
-        };
-        let env = batch.envelope(Version::V2, id.unwrap_or(Id::Null), id.is_none());
-        let version_ok = jsonrpc.as_str(buf).is_some_and(|s| s.raw() == b"2.0" || s.eq_str("2.0"));
-        let method = m.method.and_then(|v| v.as_str(buf));
-        let params_ok = m.params.is_none_or(|p| matches!(p.kind, Kind::Array | Kind::Object));
-        let (true, Some(method), true) = (version_ok, method, params_ok) else {
-            // An invalid request object is answered even without an id: it is not a valid
-            // notification either (the spec's "invalid Request object" example).
-            let env = Envelope { silent: false, ..env };
-            return self.reply_error(out, batch, env, &invalid).await;
-        };
-        // Declared names never collide with the builtins (the macros reject `rpc.*` and
-        // `__describe_*`), so the common case is looked up first.
-        if let Some(f) = find(S::DESC, method) {
-            return self.call(buf, f, m.params, scratch, out, batch, env).await;
-        }
-        match reflect::builtin(method) {
-            Some(doc) => self.reflect(out, batch, env, doc).await,
-            None => self.reply_error(out, batch, env, &ErrBody::MethodNotFound(method)).await,
-        }
-    }
-
-    async fn v1<O: Output>(
-        &self,
-        buf: &[u8],
-        m: &Members,
-        scratch: &mut [u8],
-        out: &mut O,
-        batch: &mut Batch,
-    ) -> Result<(), O::Error> {
-        let Some(idv) = m.id else {
-            let env = Envelope { version: Version::V1, id: Id::MinusOne, silent: false, prefix: b"" };
-            return self.reply_error(out, batch, env, &ErrBody::Invalid(Invalid::IdMissing)).await;
-        };
-        let notification = idv.kind == Kind::Null;
-        let id = if notification { Id::Omit } else { Id::Raw(idv.bytes(buf)) };
-        // ReflectRPC answers request errors even for notifications (without an id).
-        let env = Envelope { version: Version::V1, id, silent: false, prefix: b"" };
-        let problem = match (m.method, m.params) {
-            (None, _) => Some(Invalid::MethodMissing),
-            (Some(v), _) if v.kind != Kind::String => Some(Invalid::MethodNotString),
-            (_, None) => Some(Invalid::ParamsMissing),
-            (_, Some(p)) if p.kind != Kind::Array => Some(Invalid::ParamsNotArray),
-            _ => None,
-        };
-        if let Some(p) = problem {
-            return self.reply_error(out, batch, env, &ErrBody::Invalid(p)).await;
-        }
-        let method = m.method.and_then(|v| v.as_str(buf)).unwrap_or(JsonStr::new(b""));
-        if let Some(f) = find(S::DESC, method) {
-            let env = Envelope { silent: notification, ..env };
-            return self.call(buf, f, m.params, scratch, out, batch, env).await;
-        }
-        match reflect::builtin(method) {
-            // Builtins ignore their params and answer even notifications, as in ReflectRPC.
-            Some(doc) => self.reflect(out, batch, env, doc).await,
-            None => self.reply_error(out, batch, env, &ErrBody::MethodNotFound(method)).await,
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn call<O: Output>(
-        &self,
-        buf: &[u8],
-        f: &'static crate::schema::FunctionDesc,
-        params: Option<Value>,
-        scratch: &mut [u8],
-        out: &mut O,
-        batch: &mut Batch,
-        env: Envelope<'_>,
-    ) -> Result<(), O::Error> {
-        let rules = Rules { strict_floats: self.config.strict_floats };
-        if let Err(e) = check::check_params(buf, f, params, rules) {
-            return self.reply_error(out, batch, env, &ErrBody::Params(&e)).await;
-        }
-        let args = Args::new(f, params, Decoder::new(buf, scratch, !self.config.strict_floats));
-        let mut replied = false;
-        let reply = Reply { out: &mut *out, env, replied: &mut replied };
-        let result = self.service.call(f, args, self.info, reply).await;
-        if replied {
-            batch.count();
-        }
-        match result {
-            Ok(()) => Ok(()),
-            Err(CallError::Io(e)) => Err(e),
-            Err(CallError::Rpc(e)) if e.is_hidden() => {
-                warn!("internal error in {}: {}", f.name, e.message());
-                out.internal_error(f.name, e.message());
-                let detail = self.config.expose_internal_errors.then(|| e.message());
-                self.reply_error(out, batch, env, &ErrBody::Internal(detail)).await
-            }
-            Err(CallError::Rpc(e)) => self.reply_error(out, batch, env, &ErrBody::User(&e)).await,
-        }
-    }
-
-    async fn reflect<O: Output>(
-        &self,
-        out: &mut O,
-        batch: &mut Batch,
-        env: Envelope<'_>,
-        doc: reflect::Builtin,
-    ) -> Result<(), O::Error> {
-        if env.silent {
+            env.prefix = batch.prefix();
+            let value = reflect::Doc { desc: S::DESC, which: doc };
+            out.emit(&OkReply { env, value: &value }).await?;
+            batch.replies += 1;
             return Ok(());
         }
-        let value = reflect::Doc { desc: S::DESC, which: doc };
-        out.emit(&OkReply { env, value: &value }).await?;
-        batch.count();
-        Ok(())
-    }
-
-    async fn reply_error<O: Output>(
-        &self,
-        out: &mut O,
-        batch: &mut Batch,
-        env: Envelope<'_>,
-        body: &ErrBody<'_>,
-    ) -> Result<(), O::Error> {
-        if emit_error(out, env, body).await? {
-            batch.count();
+        Plan::Call(mut env, f, params) => {
+            env.prefix = batch.prefix();
+            let args = Args::new(f, params, Decoder::new(buf, scratch, !config.strict_floats));
+            let mut replied = false;
+            let reply = Reply { out: &mut *out, env, replied: &mut replied };
+            let result = service.call(f, args, info, reply).await;
+            if replied {
+                batch.replies += 1;
+            }
+            match result {
+                Ok(()) => return Ok(()),
+                Err(CallError::Io(e)) => return Err(e),
+                Err(CallError::Rpc(e)) if e.is_hidden() => {
+                    warn!("internal error in {}: {}", f.name, e.message());
+                    out.internal_error(f.name, e.message());
+                    (env, ErrBody::Internal(e, config.expose_internal_errors))
+                }
+                Err(CallError::Rpc(e)) => (env, ErrBody::User(e)),
+            }
         }
-        Ok(())
+    };
+    env.prefix = batch.prefix();
+    if emit_error(out, env, &body).await? {
+        batch.replies += 1;
     }
+    Ok(())
 }
 
 /// The id a 2.0 error reply echoes: the request's when it is a valid 2.0 id, else null.
@@ -389,10 +370,7 @@ fn v2_id(buf: &[u8], id: Option<Value>) -> Id<'_> {
     }
 }
 
-fn find(
-    desc: &'static crate::schema::ServiceDesc,
-    method: JsonStr<'_>,
-) -> Option<&'static crate::schema::FunctionDesc> {
+fn find(desc: &'static crate::schema::ServiceDesc, method: JsonStr<'_>) -> Option<&'static FunctionDesc> {
     // Raw bytes equal to a name without backslashes mean the text has no escapes either,
     // so the common case needs no decoding (and no UTF-8 re-validation).
     let raw = method.raw();

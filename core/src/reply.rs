@@ -203,11 +203,11 @@ pub enum ErrBody<'a> {
     /// No such method (its name as sent).
     MethodNotFound(JsonStr<'a>),
     /// Parameters failed the type check.
-    Params(&'a CheckError<'a>),
+    Params(CheckError<'a>),
     /// A visible handler error.
-    User(&'a Error),
-    /// A hidden failure; the detail is sent only in debug mode.
-    Internal(Option<&'a str>),
+    User(Error),
+    /// A hidden failure, and whether its detail may be sent (debug mode only).
+    Internal(Error, bool),
 }
 
 impl ErrBody<'_> {
@@ -218,7 +218,7 @@ impl ErrBody<'_> {
             ErrBody::MethodNotFound(_) => error::METHOD_NOT_FOUND,
             ErrBody::Params(_) => error::INVALID_PARAMS,
             ErrBody::User(e) => e.code(),
-            ErrBody::Internal(_) => error::INTERNAL_ERROR,
+            ErrBody::Internal(..) => error::INTERNAL_ERROR,
         }
     }
 
@@ -247,11 +247,11 @@ impl ErrBody<'_> {
                 ser::write_str(k, e.name(), s)?;
                 k.write(b"}")?;
             }
-            ErrBody::Internal(detail) => {
+            ErrBody::Internal(e, expose) => {
                 k.write(b"\"Internal error\"")?;
-                if let Some(d) = detail {
+                if *expose {
                     k.write(b",\"data\":")?;
-                    ser::write_str(k, d, s)?;
+                    ser::write_str(k, e.message(), s)?;
                 }
             }
         }
@@ -292,9 +292,9 @@ impl ErrBody<'_> {
                 k.write(b"\", \"message\": ")?;
                 ser::write_str(k, e.message(), s)?;
             }
-            ErrBody::Internal(detail) => {
+            ErrBody::Internal(e, expose) => {
                 k.write(b"InternalError\", \"message\": ")?;
-                ser::write_str(k, detail.unwrap_or("Internal error"), s)?;
+                ser::write_str(k, if *expose { e.message() } else { "Internal error" }, s)?;
             }
         }
         k.write(b"}")
