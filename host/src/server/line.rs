@@ -14,6 +14,9 @@ use super::{too_large_reply, within, Shared};
 /// Bytes read at a time.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// Pending replies are written once they reach this size, even if more requests are queued.
+const FLUSH_AT: usize = 64 * 1024;
+
 /// A receive buffer that grew past this is released once it is empty again.
 const KEEP_CAPACITY: usize = 64 * 1024;
 
@@ -36,6 +39,8 @@ pub(super) async fn serve<S: Service, IO: AsyncRead + AsyncWrite + Unpin>(
     let peer = info.peer.unwrap_or("-");
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; READ_CHUNK];
+    // Replies not yet written (each with its CRLF).
+    let mut pending: Vec<u8> = Vec::new();
     // `buf[start..]` is unprocessed; `buf[scanned..]` has not been searched for a newline.
     let (mut start, mut scanned) = (0usize, 0usize);
     // Dropping the rest of an overlong line.
@@ -60,9 +65,15 @@ pub(super) async fn serve<S: Service, IO: AsyncRead + AsyncWrite + Unpin>(
                 crate::process(&*shared.service, &common.engine, line, info).await
             };
             if let Some(reply) = reply {
-                if !send(&mut io, reply, common.idle_timeout).await {
-                    return;
-                }
+                pending.extend_from_slice(&reply);
+                pending.extend_from_slice(b"\r\n");
+            }
+            // Pipelined requests: replies to lines that are already here go out together,
+            // in one write, once no further complete line is buffered (or a lot is pending).
+            let more = buf.get(start..).is_some_and(|rest| rest.contains(&b'\n'));
+            let flush = !pending.is_empty() && (!more || pending.len() >= FLUSH_AT);
+            if flush && !send(&mut io, std::mem::take(&mut pending), common.idle_timeout).await {
+                return;
             }
             if common.shutdown.is_cancelled() {
                 break;
@@ -73,7 +84,9 @@ pub(super) async fn serve<S: Service, IO: AsyncRead + AsyncWrite + Unpin>(
         // One byte of slack for the CR of a CRLF that may follow.
         if !discarding && buf.len() - start > max.saturating_add(1) {
             tracing::warn!(peer, "request exceeds the limit of {max} bytes; discarding it up to the next newline");
-            if !send(&mut io, too_large_reply(max).await, common.idle_timeout).await {
+            let mut reply = too_large_reply(max).await;
+            reply.extend_from_slice(b"\r\n");
+            if !send(&mut io, reply, common.idle_timeout).await {
                 return;
             }
             discarding = true;
@@ -114,7 +127,8 @@ pub(super) async fn serve<S: Service, IO: AsyncRead + AsyncWrite + Unpin>(
                 } else {
                     crate::process(&*shared.service, &common.engine, line, info).await
                 };
-                if let Some(reply) = reply {
+                if let Some(mut reply) = reply {
+                    reply.extend_from_slice(b"\r\n");
                     send(&mut io, reply, common.idle_timeout).await;
                 }
             }
@@ -125,11 +139,11 @@ pub(super) async fn serve<S: Service, IO: AsyncRead + AsyncWrite + Unpin>(
     let _ = within(common.idle_timeout, io.shutdown()).await;
 }
 
-/// Writes `reply` and its CRLF in one write. `false` when the connection is unusable.
-async fn send<IO: AsyncWrite + Unpin>(io: &mut IO, mut reply: Vec<u8>, idle: std::time::Duration) -> bool {
-    reply.extend_from_slice(b"\r\n");
+/// Writes `bytes` (replies with their CRLFs) in one write. `false` when the connection is
+/// unusable.
+async fn send<IO: AsyncWrite + Unpin>(io: &mut IO, bytes: Vec<u8>, idle: std::time::Duration) -> bool {
     let write = async {
-        io.write_all(&reply).await?;
+        io.write_all(&bytes).await?;
         io.flush().await
     };
     match within(idle, write).await {
