@@ -14,8 +14,6 @@
 #   CI=true           no colours from cargo (CARGO_TERM_COLOR=never)
 #   CI_STEP_TIMEOUT   seconds one step may take before it is killed and failed (default 1800)
 #
-# Planned steps (not here yet, so not run: nothing is skipped silently): sim (firmware/sim over
-# TAP), boards (firmware/rp2040, firmware/stm32 builds), fuzz (short cargo-fuzz runs), bench.
 # The whole CI run has a 90 min budget on 2 cores.
 
 set -euo pipefail
@@ -30,11 +28,11 @@ if [[ "${CI:-}" == "true" ]]; then
 fi
 
 # The order of a full run. `setup` comes first: the other steps need what it installs.
-STEPS=(setup python fmt clippy test thumb doc qemu)
+STEPS=(setup python fmt clippy test thumb doc qemu sim boards fuzz bench)
 
 # Rust pieces the steps need, installed by `setup` through rustup.
 RUST_COMPONENTS=(rustfmt clippy)
-RUST_TARGETS=(thumbv6m-none-eabi thumbv7m-none-eabi)
+RUST_TARGETS=(thumbv6m-none-eabi thumbv7m-none-eabi thumbv7em-none-eabihf)
 
 # ---------------------------------------------------------------------------------------------
 # Debian packages the steps need: "COMMAND:PACKAGE [PACKAGE...]". `setup` installs the packages
@@ -44,7 +42,7 @@ RUST_TARGETS=(thumbv6m-none-eabi thumbv7m-none-eabi)
 # plain `qemu-utils` beside it fails ("held broken packages": the backports qemu-utils breaks
 # qemu-system-common < 8.0). `qemu-utils/bookworm` takes Debian 12's own 7.2 (a downgrade on
 # that image, hence --allow-downgrades below) and keeps qemu-img.
-APT_NEEDS=("tmux:tmux" "chromium:chromium" "python3:python3" "qemu-system-arm:qemu-system-arm qemu-utils/bookworm" "arm-none-eabi-size:binutils-arm-none-eabi")
+APT_NEEDS=("tmux:tmux" "chromium:chromium" "python3:python3" "qemu-system-arm:qemu-system-arm qemu-utils/bookworm" "arm-none-eabi-size:binutils-arm-none-eabi" "ip:iproute2" "wrk:wrk" "valgrind:valgrind")
 # ---------------------------------------------------------------------------------------------
 
 log() { printf 'ci: %s\n' "$*"; }
@@ -141,6 +139,12 @@ step_setup() {
     run cargo fetch
     # firmware/qemu is a workspace of its own (and fetched for its target, from its directory).
     (cd firmware/qemu && run cargo fetch)
+    # So are the embassy firmwares: the TAP simulator and the two boards.
+    (cd firmware/sim && run cargo fetch)
+    (cd firmware/rp2040 && run cargo fetch)
+    (cd firmware/stm32 && run cargo fetch)
+    # And the instruction-counting firmware of the bench step.
+    (cd bench/qemu-count && run cargo fetch)
 
     # defmt-print decodes the QEMU firmware's log (qemu step, host/tests/qemu.rs); building it
     # takes about 2.5 min the first time.
@@ -249,6 +253,134 @@ step_qemu() {
     )
     run firmware/qemu/size.sh
     run cargo test -p reflex-host --test qemu -- --nocapture
+}
+
+# firmware/sim, the demo device as an embassy firmware on a Linux TAP device (embassy-net,
+# the std executor, the core's async server). A workspace of its own, so the fmt and clippy
+# steps do not cover it: format, lints, build, then its end-to-end test (host/tests/sim.rs,
+# also run by `test`): in a network namespace of its own, with a TAP device, the firmware and
+# the `reflex` client inside (no packet leaves it), calls, the whole conformance suite and
+# concurrent connections. Needs root, which CI has, and `ip` (iproute2).
+step_sim() {
+    require_cmd cargo "Install Rust with rustup (https://rustup.rs)."
+    require_cmd ip "Run \`./ci.sh setup\` (apt-get install iproute2)."
+    ((EUID == 0)) || die "the sim step needs root: its test makes a network namespace and a TAP device (CI runs as root)."
+    (
+        cd firmware/sim
+        run cargo fmt -- --check
+        run cargo build --release
+        run cargo clippy --release --all-targets -- -D warnings
+    )
+    run cargo test -p reflex-host --test sim -- --nocapture
+}
+
+# The real-board firmwares, "DIR:TARGET:BINARY..." (each a workspace of its own; flashed with
+# probe-rs, for which CI has no board): an RP2040 on UART0 and on a W5500-EVB-Pico's Ethernet,
+# a Nucleo-F429ZI on the ST-LINK's virtual COM port and on its Ethernet.
+BOARDS=("firmware/rp2040:thumbv6m-none-eabi:uart w5500" "firmware/stm32:thumbv7em-none-eabihf:uart eth")
+
+# Format, lints (with floats and ints only), release builds of every binary, then their sizes
+# (flash = text + data, static RAM = data + bss; the stack is the rest of RAM).
+step_boards() {
+    require_cmd cargo "Install Rust with rustup (https://rustup.rs)."
+    require_cmd arm-none-eabi-size "Run \`./ci.sh setup\` (apt-get install binutils-arm-none-eabi)."
+    local entry dir target bins bin sizes=()
+    for entry in "${BOARDS[@]}"; do
+        IFS=: read -r dir target bins <<<"$entry"
+        require_target "$target"
+        (
+            cd "$dir"
+            run cargo fmt -- --check
+            run cargo build --release --bins
+            run cargo clippy --release --all-targets -- -D warnings
+            run cargo clippy --release --all-targets --no-default-features -- -D warnings
+        )
+        for bin in $bins; do
+            sizes+=("$(arm-none-eabi-size -B -d "$dir/target/$target/release/$bin" | awk -v n="$dir $bin" -v t="$target" \
+                'NR == 2 { printf "%-24s %-22s %8d %8d   %8d %6d %6d", n, t, $1 + $2, $2 + $3, $1, $2, $3 }')")
+        done
+    done
+    echo
+    log "board firmware sizes (release: opt-level s, LTO; bytes):"
+    printf '    %-24s %-22s %8s %8s   %8s %6s %6s\n' firmware target flash ram text data bss
+    printf '    %s\n' "${sizes[@]}"
+}
+
+# fuzz/ (cargo-fuzz on the nightly toolchain, a workspace of its own): every target in
+# FUZZ_TARGETS for FUZZ_SECONDS (default 60) from its committed seeds in fuzz/corpus/<target>/.
+# What a run discovers goes to fuzz/work/<target>/ (kept between runs, never committed), a
+# crashing input to fuzz/artifacts/<target>/. Every target runs even after another crashed; the
+# step fails if any did. The nightly toolchain is preinstalled on the CI machines (rustup); the
+# step installs cargo-fuzz when it is missing.
+FUZZ_TARGETS=(json_scanner request framing host)
+
+step_fuzz() {
+    require_cmd cargo "Install Rust with rustup (https://rustup.rs)."
+    require_cmd rustup "cargo-fuzz needs the nightly toolchain, which is managed by rustup."
+    rustup toolchain list | grep -q '^nightly' ||
+        die "prerequisite missing: the nightly toolchain (cargo-fuzz builds with -Zsanitizer). It is preinstalled on the CI machines; elsewhere: rustup toolchain install nightly."
+    if ! cargo +nightly fuzz --help >/dev/null 2>&1; then
+        run cargo install cargo-fuzz --locked
+    fi
+    run cargo +nightly fuzz --version
+    run cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+    local secs="${FUZZ_SECONDS:-60}" logdir="$ROOT/target/ci/fuzz" t rc
+    local crashed=() summary=()
+    mkdir -p "$logdir"
+    cd fuzz
+    # Everything is built first, so compiling does not eat into the fuzzing time.
+    run cargo +nightly fuzz build
+    for t in "${FUZZ_TARGETS[@]}"; do
+        mkdir -p "work/$t"
+        rc=0
+        printf '+ %s\n' "cargo +nightly fuzz run $t work/$t corpus/$t -- -max_total_time=$secs -rss_limit_mb=2048"
+        cargo +nightly fuzz run "$t" "work/$t" "corpus/$t" -- \
+            -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 >"$logdir/$t.log" 2>&1 || rc=$?
+        # libFuzzer's last status line: runs, coverage, corpus, exec/s.
+        summary+=("$(printf '%-13s %s' "$t" "$(grep -E '^#[0-9]+' "$logdir/$t.log" | tail -n 1)")")
+        if ((rc != 0)); then
+            crashed+=("$t")
+            tail -n 60 "$logdir/$t.log"
+            log "fuzz target $t FAILED (exit code $rc); full output in target/ci/fuzz/$t.log, input in fuzz/artifacts/$t/"
+        fi
+    done
+    log "fuzz summary (${secs}s per target):"
+    printf '    %s\n' "${summary[@]}"
+    ((${#crashed[@]} == 0)) || die "fuzz targets crashed: ${crashed[*]}"
+}
+
+# The benchmarks (bench/), briefly: this step proves that they run, with one short round each;
+# it never passes or fails on a figure or a target (a script fails only if it could not run,
+# e.g. a bad reply). Full-length runs and what they measure: README.md, "Figures".
+#   - in process: reflex vs jsonrpsee vs a serde_json dispatch (criterion, then interleaved rounds)
+#   - x86-64 instructions and allocations per request (callgrind, memcheck)
+#   - host servers under load: reflex HTTP vs jsonrpsee HTTP (wrk), reflex TCP lines vs a
+#     ping-pong floor (line-load), pinned to one CPU
+#   - Cortex-M3 instructions per request (QEMU instruction trace) and flash of the core
+#     (bench/qemu-count, a workspace of its own: format and lints here too)
+step_bench() {
+    require_cmd cargo "Install Rust with rustup (https://rustup.rs)."
+    require_target thumbv7m-none-eabi
+    require_cmd valgrind "Run \`./ci.sh setup\` (apt-get install valgrind)."
+    require_cmd wrk "Run \`./ci.sh setup\` (apt-get install wrk)."
+    require_cmd qemu-system-arm "Run \`./ci.sh setup\` (apt-get install qemu-system-arm qemu-utils/bookworm)."
+    require_cmd arm-none-eabi-size "Run \`./ci.sh setup\` (apt-get install binutils-arm-none-eabi)."
+    export BENCH_ROUNDS=1 BENCH_SECS=1
+    run cargo bench -p reflex-bench --bench core -- --quick --warm-up-time 0.1 --measurement-time 0.1
+    run bench/core-cost.sh
+    run bench/servers.sh
+    (
+        cd bench/qemu-count
+        run cargo fmt -- --check
+        local s
+        for s in none tiny demo; do
+            printf '+ QEMU_COUNT_SERVICE=%s cargo clippy --release -- -D warnings\n' "$s"
+            QEMU_COUNT_SERVICE="$s" cargo clippy --release -- -D warnings
+        done
+    )
+    # firmware/qemu/size.sh already runs in the qemu step.
+    printf '+ DEVICE_SIZE=0 DEVICE_N=10 bench/device.sh\n'
+    DEVICE_SIZE=0 DEVICE_N=10 bench/device.sh
 }
 
 # ----------------------------------------------------------------------------- driver --------
