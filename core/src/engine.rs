@@ -42,12 +42,21 @@ pub struct Config {
     /// "message": "Received invalid JSON"}}` — instead of with a 2.0 `-32700`/`-32600`. For
     /// listeners that only ReflectRPC clients use. Default false.
     pub v1_parse_errors: bool,
+    /// Most requests one batch may hold; a longer batch gets one `-32600` reply with the limit
+    /// in `data` (each element would otherwise cost a reply). Default 1000.
+    pub max_batch: usize,
 }
 
 impl Config {
     /// The defaults.
     pub const fn new() -> Self {
-        Config { max_depth: 32, strict_floats: true, expose_internal_errors: false, v1_parse_errors: false }
+        Config {
+            max_depth: 32,
+            strict_floats: true,
+            expose_internal_errors: false,
+            v1_parse_errors: false,
+            max_batch: 1000,
+        }
     }
 
     /// Sets [`Config::max_depth`].
@@ -59,6 +68,12 @@ impl Config {
     /// Sets [`Config::strict_floats`].
     pub const fn strict_floats(mut self, strict: bool) -> Self {
         self.strict_floats = strict;
+        self
+    }
+
+    /// Sets [`Config::max_batch`].
+    pub const fn max_batch(mut self, max: usize) -> Self {
+        self.max_batch = max;
         self
     }
 
@@ -126,6 +141,9 @@ pub async fn handle<S: Service, O: Output>(
         Err(_) => Some(Plan::Error(config.unknown_version(), ErrBody::Parse)),
         Ok(doc) if scan::elements(request, doc).next().is_none() => {
             Some(Plan::Error(Envelope::v2_null(), ErrBody::Invalid(Invalid::Request)))
+        }
+        Ok(doc) if scan::elements(request, doc).nth(config.max_batch).is_some() => {
+            Some(Plan::Error(Envelope::v2_null(), ErrBody::BatchTooLarge(config.max_batch)))
         }
         Ok(doc) => {
             batch.inside = true;

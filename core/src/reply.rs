@@ -200,6 +200,8 @@ pub enum ErrBody<'a> {
     Invalid(Invalid),
     /// The request did not fit the receive buffer (limit in bytes).
     TooLarge(usize),
+    /// A batch held more requests than allowed (the limit).
+    BatchTooLarge(usize),
     /// No such method (its name as sent).
     MethodNotFound(JsonStr<'a>),
     /// Parameters failed the type check.
@@ -214,7 +216,7 @@ impl ErrBody<'_> {
     fn code(&self) -> i32 {
         match self {
             ErrBody::Parse => error::PARSE_ERROR,
-            ErrBody::Invalid(_) | ErrBody::TooLarge(_) => error::INVALID_REQUEST,
+            ErrBody::Invalid(_) | ErrBody::TooLarge(_) | ErrBody::BatchTooLarge(_) => error::INVALID_REQUEST,
             ErrBody::MethodNotFound(_) => error::METHOD_NOT_FOUND,
             ErrBody::Params(_) => error::INVALID_PARAMS,
             ErrBody::User(e) => e.code(),
@@ -234,6 +236,11 @@ impl ErrBody<'_> {
                 k.write(b"\"Invalid Request\",\"data\":\"Request exceeds the limit of ")?;
                 ser::write_u64(k, *limit as u64)?;
                 k.write(b" bytes\"")?;
+            }
+            ErrBody::BatchTooLarge(limit) => {
+                k.write(b"\"Invalid Request\",\"data\":\"Batch exceeds the limit of ")?;
+                ser::write_u64(k, *limit as u64)?;
+                k.write(b" requests\"")?;
             }
             ErrBody::MethodNotFound(_) => k.write(b"\"Method not found\"")?,
             ErrBody::Params(c) => {
@@ -272,6 +279,11 @@ impl ErrBody<'_> {
                 k.write(b"InvalidRequest\", \"message\": \"Request exceeds the limit of ")?;
                 ser::write_u64(k, *limit as u64)?;
                 k.write(b" bytes\"")?;
+            }
+            ErrBody::BatchTooLarge(limit) => {
+                k.write(b"InvalidRequest\", \"message\": \"Batch exceeds the limit of ")?;
+                ser::write_u64(k, *limit as u64)?;
+                k.write(b" requests\"")?;
             }
             ErrBody::MethodNotFound(m) => {
                 k.write(b"InvalidRequest\", \"message\": \"No such method: ")?;

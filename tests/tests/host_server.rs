@@ -875,6 +875,20 @@ impl HeaderEcho {
         info.extra::<http::HeaderMap>()?.get("x-test")?.to_str().ok()
     }
 
+    /// Whether the handler can see an `Authorization` header.
+    ///
+    /// Returns: true if it can
+    fn sees_credentials(&self, info: &RpcInfo<'_>) -> bool {
+        info.extra::<http::HeaderMap>().is_some_and(|h| h.contains_key("authorization"))
+    }
+
+    /// Returns the user name the transport authenticated.
+    ///
+    /// Returns: the user, or null
+    fn user<'a>(&self, info: &RpcInfo<'a>) -> Option<&'a str> {
+        info.username
+    }
+
     /// Returns the transport's name.
     ///
     /// Returns: e.g. "http"
@@ -903,6 +917,21 @@ async fn any_service_with_http_headers_in_the_context() {
     let mut t = tcp(&server.addr("tcp")).await;
     assert_eq!(t.call_json(r#"{"jsonrpc":"2.0","method":"header","id":1}"#).await["result"], Value::Null);
     assert_eq!(t.call_json(r#"{"jsonrpc":"2.0","method":"transport","id":1}"#).await["result"], json!("tcp"));
+    server.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_never_see_the_credentials() {
+    let mut cfg = config(&["http://127.0.0.1:0/rpc"]);
+    cfg.basic_auth = vec![("alice".into(), "s3cret".into())];
+    let server = start_service(Arc::new(HeaderEcho), cfg).await;
+    let mut c = http(&server.addr("http")).await;
+    // alice:s3cret
+    let auth = "Authorization: Basic YWxpY2U6czNjcmV0\r\n";
+    let r = c.exchange(&post("/rpc", r#"{"jsonrpc":"2.0","method":"user","id":1}"#, auth)).await;
+    assert_eq!(r.body_json()["result"], json!("alice"));
+    let r = c.exchange(&post("/rpc", r#"{"jsonrpc":"2.0","method":"sees_credentials","id":2}"#, auth)).await;
+    assert_eq!(r.body_json()["result"], json!(false), "the checked Authorization header must not reach handlers");
     server.stop().await.expect("clean stop");
 }
 

@@ -592,3 +592,22 @@ fn rpc_discover_document() {
     let with_params = reply(r#"{"jsonrpc":"2.0","method":"rpc.discover","params":[1,2],"id":1}"#);
     assert_eq!(&with_params["result"], doc);
 }
+
+#[test]
+fn batches_longer_than_the_limit_get_one_error() {
+    let add = r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}"#;
+    let batch = |n: usize| format!("[{}]", vec![add; n].join(","));
+    let config = Config::new().max_batch(3);
+    let info = RpcInfo::new(Transport::InProcess);
+    let at_limit = call_with(&config, &info, batch(3).as_bytes()).expect("a reply");
+    assert_eq!(json(&at_limit).as_array().map(Vec::len), Some(3), "{at_limit}");
+    let over = call_with(&config, &info, batch(4).as_bytes()).expect("a reply");
+    assert_eq!(
+        over,
+        r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"Batch exceeds the limit of 3 requests"},"id":null}"#
+    );
+    // The default allows 1000.
+    let default = call(&batch(1000)).expect("a reply");
+    assert_eq!(json(&default).as_array().map(Vec::len), Some(1000));
+    assert!(call(&batch(1001)).expect("a reply").contains("Batch exceeds the limit of 1000 requests"));
+}

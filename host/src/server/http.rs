@@ -246,7 +246,10 @@ async fn handle<S: Service>(shared: &Shared<S>, conn: &Conn<'_>, req: Request<In
     if declared.is_some_and(|n| n > max as u64) {
         return too_large(max).await;
     }
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    // Handlers see the headers, but never the credentials: they were checked above, and
+    // the outcome reaches handlers as `RpcInfo::username`.
+    parts.headers.remove(hyper::header::AUTHORIZATION);
     let body = match Limited::new(body, max).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<LengthLimitError>() => return too_large(max).await,
