@@ -177,6 +177,12 @@ pub async fn too_large<O: Output>(out: &mut O, limit: usize) -> Result<bool, O::
     emit_error(out, Envelope::v2_null(), &ErrBody::TooLarge(limit)).await
 }
 
+/// Writes the reply for input that cannot be valid JSON whatever follows (e.g. the
+/// beginning of an overlong line that already nests too deep): a parse error.
+pub async fn unparsable<O: Output>(out: &mut O, config: &Config) -> Result<bool, O::Error> {
+    emit_error(out, config.unknown_version(), &ErrBody::Parse).await
+}
+
 /// Reply bookkeeping: whether we are inside a batch, and how many replies were written.
 struct Batch {
     inside: bool,

@@ -121,21 +121,24 @@ struct Lines<'b> {
     scanned: usize,
     /// Dropping the rest of an overlong line.
     discarding: bool,
+    /// The nesting limit, to judge the beginning of an overlong line.
+    max_depth: u8,
 }
 
 /// What the receive buffer holds next.
 enum Next {
     /// A complete line at `start..end` (terminator excluded).
     Line { start: usize, end: usize },
-    /// The buffer is full of one line without a newline.
-    Overlong,
+    /// The buffer is full of one line without a newline; `unparsable` when what arrived
+    /// already cannot begin valid JSON (whatever follows, the answer is a parse error).
+    Overlong { unparsable: bool },
     /// More bytes are needed.
     Read,
 }
 
 impl<'b> Lines<'b> {
-    fn new(buf: &'b mut [u8]) -> Self {
-        Lines { buf, start: 0, len: 0, scanned: 0, discarding: false }
+    fn new(buf: &'b mut [u8], max_depth: u8) -> Self {
+        Lines { buf, start: 0, len: 0, scanned: 0, discarding: false, max_depth }
     }
 
     fn next(&mut self) -> Next {
@@ -173,11 +176,12 @@ impl<'b> Lines<'b> {
                     self.start = 0;
                     return Next::Read;
                 }
+                let unparsable = prefix_unparsable(self.buf.get(..self.len).unwrap_or(&[]), self.max_depth);
                 self.discarding = true;
                 self.start = 0;
                 self.len = 0;
                 self.scanned = 0;
-                Next::Overlong
+                Next::Overlong { unparsable }
             }
         }
     }
@@ -197,6 +201,21 @@ impl<'b> Lines<'b> {
 
     fn filled(&mut self, n: usize) {
         self.len = (self.len + n).min(self.buf.len());
+    }
+}
+
+/// Whether the beginning of a line already rules out valid JSON: it nests too deep, or it has
+/// a syntax error far enough from the cut that no truncated token (an escape, a UTF-8
+/// sequence, a literal) can explain it. Such a line gets the parse error it deserves rather
+/// than the size error.
+fn prefix_unparsable(prefix: &[u8], max_depth: u8) -> bool {
+    // Longer than any token the cut can split into something that looks wrong: a surrogate
+    // pair escape is 12 bytes.
+    const SLACK: usize = 16;
+    match crate::scan::Scanner::new(prefix, max_depth).document() {
+        Err(crate::scan::ScanError::TooDeep) => true,
+        Err(crate::scan::ScanError::Syntax(at)) => at + SLACK < prefix.len(),
+        Ok(_) => false,
     }
 }
 
@@ -231,7 +250,7 @@ pub fn serve<S: Service, IO: embedded_io::Read + embedded_io::Write>(
         return Err(ServeError::Buffer);
     }
     let limit = rx.len();
-    let mut lines = Lines::new(rx);
+    let mut lines = Lines::new(rx, config.max_depth);
     loop {
         match lines.next() {
             Next::Line { start, end } => {
@@ -243,10 +262,14 @@ pub fn serve<S: Service, IO: embedded_io::Read + embedded_io::Write>(
                 let replied = block_on(engine::handle(service, config, line, &mut *scratch, info, &mut out))?;
                 finish_blocking(&mut out, replied)?;
             }
-            Next::Overlong => {
+            Next::Overlong { unparsable } => {
                 warn!("request longer than {} bytes", limit);
                 let mut out = BlockingOut { sink: IoSink::new(&mut *io, &mut *tx) };
-                let replied = block_on(engine::too_large(&mut out, limit))?;
+                let replied = if unparsable {
+                    block_on(engine::unparsable(&mut out, config))?
+                } else {
+                    block_on(engine::too_large(&mut out, limit))?
+                };
                 finish_blocking(&mut out, replied)?;
             }
             Next::Read => {
@@ -309,7 +332,7 @@ pub async fn serve_async<S: Service, IO: embedded_io_async::Read + embedded_io_a
         return Err(ServeError::Buffer);
     }
     let limit = rx.len();
-    let mut lines = Lines::new(rx);
+    let mut lines = Lines::new(rx, config.max_depth);
     loop {
         let replied = match lines.next() {
             Next::Line { start, end } => {
@@ -320,10 +343,14 @@ pub async fn serve_async<S: Service, IO: embedded_io_async::Read + embedded_io_a
                 let mut out = AsyncOut { io: &mut *io, tx: &mut *tx };
                 engine::handle(service, config, line, &mut *scratch, info, &mut out).await?
             }
-            Next::Overlong => {
+            Next::Overlong { unparsable } => {
                 warn!("request longer than {} bytes", limit);
                 let mut out = AsyncOut { io: &mut *io, tx: &mut *tx };
-                engine::too_large(&mut out, limit).await?
+                if unparsable {
+                    engine::unparsable(&mut out, config).await?
+                } else {
+                    engine::too_large(&mut out, limit).await?
+                }
             }
             Next::Read => {
                 let n = io.read(lines.free()).await.map_err(ServeError::Io)?;

@@ -23,9 +23,6 @@ use serde_json::Value;
 /// Longest wait for QEMU to come up, or for one command.
 const WAIT: Duration = Duration::from_secs(30);
 
-/// The receive buffer of the firmware (`RX_LEN` in firmware/qemu/src/main.rs).
-const DEVICE_RX: usize = 1024;
-
 fn qemu_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/qemu")
 }
@@ -347,55 +344,23 @@ fn calls_over_tcp() {
     assert!(text(&out.stderr).contains("-32601"), "{}", text(&out.stderr));
 }
 
-/// Every conformance case passes, except those whose request cannot fit in the device's
-/// 1 KiB receive buffer: the device answers those with the framing's `Invalid Request`
-/// ("Request exceeds the limit of 1024 bytes"), which is its documented behaviour.
+/// Every conformance case passes on the device, as on `reflex serve`.
 #[test]
 fn conformance_over_tcp() {
     let q = Qemu::tcp();
     let out = reflex(&["conform", &q.url, "--verbose"]);
     let stdout = text(&out.stdout);
     let summary = stdout.lines().last().unwrap_or_default().to_string();
-    let counts: Vec<usize> = summary.split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse().ok()).collect();
     assert!(
-        summary.contains("passed") && counts.len() >= 2,
-        "reflex conform gave no summary ({}):\n{stdout}\nstderr: {}",
+        out.status.success() && summary.ends_with(" 0 failed"),
+        "reflex conform against the QEMU firmware ({}): {summary}\n{}\nstderr: {}",
         out.status,
+        stdout.lines().filter(|l| !l.starts_with("✓")).collect::<Vec<_>>().join("\n"),
         text(&out.stderr)
     );
-    let (passed, failed) = (counts[0], counts[1]);
-
-    // The failure reports: a "✗ title" line, then indented detail lines.
-    let mut reports: Vec<(String, String)> = Vec::new();
-    for line in stdout.lines() {
-        if let Some(title) = line.strip_prefix("✗ ") {
-            reports.push((title.to_string(), String::new()));
-        } else if line.starts_with(' ') {
-            if let Some((_, detail)) = reports.last_mut() {
-                detail.push_str(line);
-                detail.push('\n');
-            }
-        }
-    }
-    assert_eq!(reports.len(), failed, "one report per failed case:\n{stdout}");
-    let limit = format!("Request exceeds the limit of {DEVICE_RX} bytes");
-    let (oversize, real): (Vec<_>, Vec<_>) = reports
-        .iter()
-        .partition(|(_, detail)| detail.lines().any(|l| l.trim_start().starts_with("actual:") && l.contains(&limit)));
-    assert!(
-        real.is_empty(),
-        "conformance failures on the QEMU firmware:\n{}",
-        real.iter().map(|(t, d)| format!("✗ {t}\n{d}")).collect::<String>()
-    );
-    assert!(passed >= 300, "only {passed} cases passed:\n{stdout}");
-    assert!(oversize.len() <= 8, "too many cases hit the receive limit: {oversize:?}");
-    eprintln!(
-        "reflex conform against the QEMU firmware: {passed} passed; {} need more than the device's {DEVICE_RX}-byte \
-         receive buffer and got its size error instead: {}",
-        oversize.len(),
-        oversize.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>().join("; ")
-    );
-    assert_eq!(out.status.code(), Some(if failed == 0 { 0 } else { 1 }), "{summary}");
+    let passed: usize = summary.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(passed >= 300, "only {passed} cases ran: {summary}");
+    eprintln!("reflex conform against the QEMU firmware: {summary}");
 }
 
 #[test]

@@ -10,7 +10,7 @@
 //!   measured after every request (`stack`), so the log reports each request's peak stack
 //!   depth (`size.sh` tabulates it).
 //!
-//! Memory: the three connection buffers (1024 B receive, 512 B scratch, 128 B transmit) are
+//! Memory: the three connection buffers (8 KiB receive, 4 KiB scratch, 128 B transmit) are
 //! statics; everything else is on the stack. Interrupts stay masked (PRIMASK) from the first
 //! instruction of `main`: no interrupt handler ever runs, pending interrupts only wake `WFI`.
 //!
@@ -42,9 +42,9 @@ use defmt_semihosting as _;
 use semihosting as _;
 
 /// Receive buffer: the longest request served.
-const RX_LEN: usize = 1024;
+const RX_LEN: usize = 8 * 1024;
 /// Unescaped string parameters.
-const SCRATCH_LEN: usize = 512;
+const SCRATCH_LEN: usize = 4 * 1024;
 /// Transmit batching.
 const TX_LEN: usize = 128;
 
