@@ -86,7 +86,7 @@ for v in "${VARIANTS[@]}"; do
 done
 echo
 echo "  flash = vector table + .text + .rodata + .data; ram = static RAM (.data + .bss + .uninit),"
-echo "  of which 1664 B are the connection buffers (rx 1024, scratch 512, tx 128). The stack is the rest."
+echo "  of which 12416 B are the connection buffers (rx 8192, scratch 4096, tx 128). The stack is the rest."
 
 ((stack)) || exit 0
 
