@@ -250,6 +250,7 @@ async fn handle<S: Service>(shared: &Shared<S>, conn: &Conn<'_>, req: Request<In
     // Handlers see the headers, but never the credentials: they were checked above, and
     // the outcome reaches handlers as `RpcInfo::username`.
     parts.headers.remove(hyper::header::AUTHORIZATION);
+    parts.headers.remove(hyper::header::PROXY_AUTHORIZATION);
     let body = match Limited::new(body, max).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<LengthLimitError>() => return too_large(max).await,
