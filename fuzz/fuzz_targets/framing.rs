@@ -146,7 +146,7 @@ fn model(config: &Config, stream: &[u8], rx: usize) -> Vec<u8> {
     let (complete, rest) = lines(stream);
     for line in complete {
         if line.len() >= rx {
-            out.extend(too_large(rx));
+            out.extend(overlong(config, line, rx));
             continue;
         }
         let line = strip_cr(line);
@@ -166,14 +166,27 @@ fn model(config: &Config, stream: &[u8], rx: usize) -> Vec<u8> {
         }
     }
     if rest.len() >= rx {
-        out.extend(too_large(rx));
+        out.extend(overlong(config, rest, rx));
     }
     out
 }
 
-fn too_large(rx: usize) -> Vec<u8> {
+/// The reply to a line longer than the receive buffer. The framing judges the `rx` bytes it
+/// holds: a beginning that already nests too deep, or has a syntax error farther from the cut
+/// than any split token (16 bytes), gets the parse error; anything else the size error.
+fn overlong(config: &Config, line: &[u8], rx: usize) -> Vec<u8> {
+    let prefix = line.get(..rx).unwrap_or(line);
+    let unparsable = match reflex::scan::Scanner::new(prefix, config.max_depth).document() {
+        Err(reflex::scan::ScanError::TooDeep) => true,
+        Err(reflex::scan::ScanError::Syntax(at)) => at + 16 < prefix.len(),
+        Ok(_) => false,
+    };
     let mut o = VecOutput::new(usize::MAX);
-    block_on(reflex::engine::too_large(&mut o, rx)).expect("unlimited output");
+    if unparsable {
+        block_on(reflex::engine::unparsable(&mut o, config)).expect("unlimited output");
+    } else {
+        block_on(reflex::engine::too_large(&mut o, rx)).expect("unlimited output");
+    }
     o.bytes.extend(b"\r\n");
     o.bytes
 }
