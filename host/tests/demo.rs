@@ -7,50 +7,14 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const WAIT: Duration = Duration::from_secs(20);
+mod support;
+
+use support::WAIT;
 
 /// Runs `reflex ARGS` with `stdin`; returns the exit code, stdout and stderr.
 fn reflex(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_reflex"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start reflex");
-    let mut input = child.stdin.take().expect("stdin");
-    let stdin = stdin.to_string();
-    std::thread::spawn(move || {
-        let _ = input.write_all(stdin.as_bytes());
-    });
-    let read = |mut r: Box<dyn Read + Send>| {
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = r.read_to_string(&mut s);
-            let _ = tx.send(s);
-        });
-        rx
-    };
-    let out = read(Box::new(child.stdout.take().expect("stdout")));
-    let err = read(Box::new(child.stderr.take().expect("stderr")));
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("reflex {args:?} did not finish within {WAIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let stdout = out.recv_timeout(WAIT).unwrap_or_default();
-    let stderr = err.recv_timeout(WAIT).unwrap_or_default();
-    assert!(!stderr.contains("panicked"), "reflex {args:?} panicked: {stderr}");
-    (status.code().expect("exited normally"), stdout, stderr)
+    let run = support::reflex(args, stdin);
+    (run.code(), run.stdout, run.stderr)
 }
 
 #[test]
