@@ -429,6 +429,16 @@ fmt_ms() {
     fi
 }
 
+# The lines of a failed step's log that tell why: panics, errors, failed tests, sanitizer and
+# libFuzzer reports (at most 60), then its last 15 lines.
+failure_digest() {
+    [[ -f "$1" ]] || return 0
+    grep -n -E 'panicked|^error|ERROR|FAILED|^failures:|^---- |assertion|left:|right:|SUMMARY|deadly signal|Test unit written|^Base64:|timed out|prerequisite missing' "$1" |
+        head -n 60 || true
+    printf -- '--- last lines:\n'
+    tail -n 15 "$1"
+}
+
 main() {
     local selected=()
     if (($# == 0)) || [[ "$1" == all ]]; then
@@ -456,8 +466,9 @@ main() {
 
     trap on_signal INT TERM
 
-    local results=() failed=() passed=0 step t0 ms rc status
-    local run_t0
+    local results=() failed=() passed=0 step t0 ms rc status tee_fd tee_pid
+    local run_t0 logdir="$ROOT/target/ci/steps"
+    mkdir -p "$logdir"
     run_t0=$(now_ms)
     for step in "${selected[@]}"; do
         printf '\n==================== ci: %s ====================\n' "$step"
@@ -465,14 +476,19 @@ main() {
         rc=0
         # In the background and waited for, so Ctrl-C / SIGTERM reach the step through the trap
         # (timeout puts the step in its own process group, which the terminal does not signal).
+        # The step's output goes to the terminal and to its log (for the digest below).
+        exec {tee_fd}> >(tee "$logdir/$step.log")
+        tee_pid=$!
         if ((has_timeout)); then
-            timeout -k 30 "$timeout_s" bash "$SELF" __step "$step" </dev/null &
+            timeout -k 30 "$timeout_s" bash "$SELF" __step "$step" </dev/null >&"$tee_fd" 2>&1 &
         else
-            bash "$SELF" __step "$step" </dev/null &
+            bash "$SELF" __step "$step" </dev/null >&"$tee_fd" 2>&1 &
         fi
         CHILD=$!
         wait "$CHILD" || rc=$?
         CHILD=
+        exec {tee_fd}>&-
+        wait "$tee_pid" 2>/dev/null || true
         ms=$(($(now_ms) - t0))
         if ((rc == 0)); then
             status=passed
@@ -486,6 +502,13 @@ main() {
         fi
         results+=("$(printf '%-8s %-36s %10s' "$step" "$status" "$(fmt_ms "$ms")")")
         log "step $step $status in $(fmt_ms "$ms")"
+    done
+
+    # Why each failed step failed, next to the summary: a long run's beginning may be cut
+    # off where only the end of the output is kept.
+    for step in "${failed[@]}"; do
+        printf '\n==================== ci: why %s failed (from target/ci/steps/%s.log) ====================\n' "$step" "$step"
+        failure_digest "$logdir/$step.log"
     done
 
     printf '\n==================== ci: summary ====================\n'
