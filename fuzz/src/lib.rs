@@ -27,12 +27,32 @@ pub fn demo() -> Demo<NoPlatform> {
 }
 
 /// Nesting depth as the scanner counts it: a scalar 0, `[]` 1, `[[]]` 2.
-pub fn depth(v: &Value) -> usize {
-    match v {
-        Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
-        Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
-        _ => 0,
+pub fn depth(text: &[u8]) -> usize {
+    // Counted on the text, not on a parsed `Value`: with duplicate keys the parsed object keeps
+    // only the last value, but every value in the text counts against the nesting limit
+    // (`{"a":[[[]]],"a":1}` is as deep as its deepest member).
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in text {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
     }
+    max
 }
 
 /// serde_json's verdict on a JSON text.
@@ -160,7 +180,7 @@ fn check_one(request: &[u8], raw: &[u8], r: &Value, want: &Want) {
 pub fn check_reply(config: &Config, request: &[u8], reply: Option<&[u8]>) {
     let got = reply.map(|r| reply_json(request, r));
     let max_depth = usize::from(config.max_depth.min(reflex::scan::MAX_DEPTH));
-    let parsed = parse(request).filter(|v| depth(v) <= max_depth);
+    let parsed = parse(request).filter(|_| depth(request) <= max_depth);
     let Some(v) = parsed else {
         // Not JSON to reflex: one parse error, id null.
         let Some(r) = &got else { fail(request, reply, "a parse error must be answered") };
