@@ -1,6 +1,9 @@
 //! Endpoint URLs, shared by servers (`--listen`) and the client:
 //! `tcp://HOST:PORT`, `unix:///PATH`, `tls://HOST:PORT`, `http://HOST:PORT/PATH`,
 //! `https://HOST:PORT/PATH`, `serial:///dev/ttyX?baud=N`.
+//!
+//! A Unix socket endpoint may carry the mode of the socket file a server creates,
+//! `unix:///PATH?mode=0600` (octal); clients ignore it.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -20,6 +23,10 @@ pub enum Endpoint {
     Unix {
         /// Socket path.
         path: PathBuf,
+        /// Permission bits of the socket file a server creates (`?mode=0600`); `None` for the
+        /// server's default (`0660`). Connecting needs write permission, so this decides who
+        /// may connect. Clients ignore it.
+        mode: Option<u32>,
     },
     /// Line-delimited JSON-RPC over TLS.
     Tls {
@@ -68,6 +75,16 @@ impl Endpoint {
     }
 }
 
+/// Octal permission bits such as `0600`, `600` or `0o600`: only the nine `rwx` bits, because
+/// set-user-ID, set-group-ID and sticky mean nothing on a socket.
+fn parse_mode(text: &str) -> Option<u32> {
+    let digits = text.strip_prefix("0o").unwrap_or(text);
+    if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return None;
+    }
+    u32::from_str_radix(digits, 8).ok().filter(|m| *m <= 0o777)
+}
+
 fn format_authority(host: &str, port: u16) -> String {
     if host.contains(':') {
         format!("[{host}]:{port}")
@@ -84,10 +101,20 @@ impl FromStr for Endpoint {
         let (scheme, rest) = s.split_once("://").ok_or_else(|| err("missing scheme"))?;
         match scheme {
             "unix" => {
-                if rest.is_empty() {
+                let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+                if path.is_empty() {
                     return Err(err("missing socket path"));
                 }
-                Ok(Endpoint::Unix { path: PathBuf::from(rest) })
+                let mut mode = None;
+                for pair in query.split('&').filter(|p| !p.is_empty()) {
+                    match pair.split_once('=') {
+                        Some(("mode", v)) => {
+                            mode = Some(parse_mode(v).ok_or_else(|| err("mode must be octal, 0 to 0777"))?)
+                        }
+                        _ => return Err(err("unknown unix option (only mode=OCTAL)")),
+                    }
+                }
+                Ok(Endpoint::Unix { path: PathBuf::from(path), mode })
             }
             "serial" => {
                 let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
@@ -135,7 +162,8 @@ impl fmt::Display for Endpoint {
         match self {
             Endpoint::Tcp { host, port } => write!(f, "tcp://{}", format_authority(host, *port)),
             Endpoint::Tls { host, port } => write!(f, "tls://{}", format_authority(host, *port)),
-            Endpoint::Unix { path } => write!(f, "unix://{}", path.display()),
+            Endpoint::Unix { path, mode: None } => write!(f, "unix://{}", path.display()),
+            Endpoint::Unix { path, mode: Some(mode) } => write!(f, "unix://{}?mode={mode:04o}", path.display()),
             Endpoint::Http { tls, host, port, path } => {
                 write!(f, "{}://{}{}", if *tls { "https" } else { "http" }, format_authority(host, *port), path)
             }
@@ -151,7 +179,22 @@ mod tests {
     #[test]
     fn parses_every_scheme() {
         assert_eq!("tcp://127.0.0.1:5500".parse(), Ok(Endpoint::Tcp { host: "127.0.0.1".into(), port: 5500 }));
-        assert_eq!("unix:///tmp/x.sock".parse(), Ok(Endpoint::Unix { path: "/tmp/x.sock".into() }));
+        assert_eq!("unix:///tmp/x.sock".parse(), Ok(Endpoint::Unix { path: "/tmp/x.sock".into(), mode: None }));
+        for (url, mode) in [
+            ("unix:///tmp/x.sock?mode=0600", 0o600),
+            ("unix:///tmp/x.sock?mode=660", 0o660),
+            ("unix:///tmp/x.sock?mode=0o666", 0o666),
+        ] {
+            assert_eq!(url.parse(), Ok(Endpoint::Unix { path: "/tmp/x.sock".into(), mode: Some(mode) }), "{url}");
+        }
+        assert_eq!(
+            "unix:///run/r.sock?mode=600".parse::<Endpoint>().map(|e| e.to_string()).as_deref(),
+            Ok("unix:///run/r.sock?mode=0600")
+        );
+        assert_eq!(
+            "unix:///run/r.sock".parse::<Endpoint>().map(|e| e.to_string()).as_deref(),
+            Ok("unix:///run/r.sock")
+        );
         assert_eq!("tls://localhost:5501".parse(), Ok(Endpoint::Tls { host: "localhost".into(), port: 5501 }));
         assert_eq!(
             "http://[::1]:8080/rpc".parse(),
@@ -173,8 +216,21 @@ mod tests {
 
     #[test]
     fn rejects_nonsense() {
-        for bad in ["", "localhost:80", "ftp://x:1", "tcp://host", "unix://", "serial:///dev/x?baud=fast", "tcp://:80"]
-        {
+        for bad in [
+            "",
+            "localhost:80",
+            "ftp://x:1",
+            "tcp://host",
+            "unix://",
+            "serial:///dev/x?baud=fast",
+            "tcp://:80",
+            "unix:///x?mode=0800",
+            "unix:///x?mode=1777",
+            "unix:///x?mode=",
+            "unix:///x?mode=rw",
+            "unix:///x?perm=0600",
+            "unix://?mode=0600",
+        ] {
             assert!(bad.parse::<Endpoint>().is_err(), "{bad}");
         }
     }

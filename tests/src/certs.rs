@@ -1,6 +1,7 @@
 //! Certificates generated at test time with rcgen: a CA, server certificates (v3, with SANs,
-//! `serverAuth`) and client certificates (v3, `clientAuth`, the user name as subject CN), plus
-//! a temporary directory to write them to for servers that read PEM files.
+//! `serverAuth`) and client certificates (v3, `clientAuth`, the user name as subject CN),
+//! certificate revocation lists, plus a temporary directory to write them to for servers that
+//! read PEM files.
 //!
 //! ```
 //! let ca = reflex_tests::certs::Ca::new("test CA");
@@ -13,10 +14,11 @@
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, RevocationReason, RevokedCertParams, SerialNumber,
 };
 
 /// A certificate authority that signs leaves.
@@ -45,6 +47,8 @@ pub struct Leaf {
     pub cert_der: Vec<u8>,
     /// The private key (PKCS#8), DER.
     pub key_der: Vec<u8>,
+    /// The serial number (big-endian), which a CRL names to revoke the certificate.
+    pub serial: Vec<u8>,
 }
 
 impl Leaf {
@@ -80,6 +84,29 @@ impl Ca {
         self.leaf(cn, &[], ExtendedKeyUsagePurpose::ClientAuth)
     }
 
+    /// A certificate revocation list (PEM) by this CA that revokes `revoked` (possibly none),
+    /// valid from 2024 to 2099.
+    pub fn crl(&self, revoked: &[&Leaf]) -> String {
+        static NUMBER: AtomicU64 = AtomicU64::new(1);
+        let params = CertificateRevocationListParams {
+            this_update: rcgen::date_time_ymd(2024, 1, 1),
+            next_update: rcgen::date_time_ymd(2099, 1, 1),
+            crl_number: SerialNumber::from(NUMBER.fetch_add(1, Ordering::Relaxed)),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|leaf| RevokedCertParams {
+                    serial_number: SerialNumber::from_slice(&leaf.serial),
+                    revocation_time: rcgen::date_time_ymd(2024, 1, 1),
+                    reason_code: Some(RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        params.signed_by(&self.issuer).expect("signed CRL").pem().expect("CRL PEM")
+    }
+
     fn leaf(&self, cn: &str, names: &[&str], usage: ExtendedKeyUsagePurpose) -> Leaf {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         let mut params = CertificateParams::new(names).expect("valid names");
@@ -88,6 +115,8 @@ impl Ca {
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![usage];
         params.use_authority_key_identifier_extension = true;
+        let serial = unique_serial();
+        params.serial_number = Some(SerialNumber::from_slice(&serial));
         let key = KeyPair::generate().expect("key generation");
         let cert = params.signed_by(&key, &self.issuer).expect("signed leaf");
         Leaf {
@@ -95,8 +124,22 @@ impl Ca {
             key_pem: key.serialize_pem(),
             cert_der: cert.der().to_vec(),
             key_der: key.serialize_der(),
+            serial,
         }
     }
+}
+
+/// A serial number no other certificate of this test run has (16 bytes, positive): the
+/// process, the time and a counter.
+fn unique_serial() -> Vec<u8> {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let mut serial = Vec::with_capacity(16);
+    serial.extend_from_slice(&(nanos ^ u64::from(std::process::id()).rotate_left(40)).to_be_bytes());
+    serial.extend_from_slice(&N.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+    // Positive, and without a leading zero byte that DER would drop.
+    serial[0] = (serial[0] & 0x7f) | 0x40;
+    serial
 }
 
 /// A fresh directory under the system temporary directory, removed (with its contents) when

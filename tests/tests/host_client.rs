@@ -133,7 +133,7 @@ fn unix_server(dir: &TempDir) -> Endpoint {
             thread::spawn(move || serve(StdIo::new(stream), Transport::Unix));
         }
     });
-    Endpoint::Unix { path }
+    Endpoint::Unix { path, mode: None }
 }
 
 /// A pseudo-terminal whose master side is served like a device's UART; the slave is the
@@ -594,7 +594,7 @@ async fn connection_refused_is_a_clear_error() {
             assert_eq!(source.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
             assert!(err.to_string().starts_with(&format!("cannot connect to {url}")), "{err}");
         }
-        let missing = Endpoint::Unix { path: "/nonexistent/reflex.sock".into() };
+        let missing = Endpoint::Unix { path: "/nonexistent/reflex.sock".into(), mode: None };
         assert!(matches!(Client::connect(&missing, ClientOptions::default()).await, Err(ClientError::Connect { .. })));
         let no_device = Endpoint::Serial { path: "/dev/reflex-no-such-tty".into(), baud: 9600 };
         let err = Client::connect(&no_device, ClientOptions::default()).await.expect_err("no device");

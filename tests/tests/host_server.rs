@@ -310,7 +310,7 @@ async fn every_listener_answers_both_versions() {
             assert!(!authority.ends_with(":0"), "the actual port is reported: {e}");
         }
     }
-    assert_eq!(server.endpoint("unix"), &Endpoint::Unix { path: sock.clone() });
+    assert_eq!(server.endpoint("unix"), &Endpoint::Unix { path: sock.clone(), mode: None });
 
     both_versions(&mut tcp(&server.addr("tcp")).await).await;
     both_versions(&mut unix(&sock).await).await;
@@ -975,6 +975,7 @@ async fn unix_socket_file_handling() {
     let server = start(config(&[&listen])).await;
     let mode = std::fs::metadata(&sock).expect("socket file").permissions().mode() & 0o777;
     assert_eq!(mode, 0o660);
+    assert_eq!(entries(dir.path()), ["reflex.sock"], "nothing left of the private directory it was bound in");
     both_versions(&mut unix(&sock).await).await;
 
     // A live one is not taken over.
@@ -1067,4 +1068,236 @@ async fn shutdown_timeout_bounds_the_wait() {
     server.stop().await.expect("clean stop");
     assert!(started.elapsed() < Duration::from_millis(900), "stopped after {:?}", started.elapsed());
     assert!(c.rest().await.is_empty(), "the connection is closed without its reply");
+}
+
+// ------------------------------------------------------------------------------------------
+// Hardening: Unix socket modes, TLS 1.3 only, revoked client certificates, CN allow-list
+
+/// The names in a directory, sorted.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read directory")
+        .map(|e| e.expect("directory entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unix_socket_mode_from_the_endpoint() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("host-server-unix-mode");
+    let sock = unix_path(&dir);
+    for (query, mode) in [("?mode=0600", 0o600), ("?mode=640", 0o640), ("?mode=0666", 0o666), ("", 0o660)] {
+        let listen = format!("unix://{}{query}", sock.display());
+        let server = start(config(&[&listen])).await;
+        assert_eq!(
+            server.endpoint("unix").to_string(),
+            format!("unix://{}{}", sock.display(), query.replace("=640", "=0640"))
+        );
+        let got = std::fs::metadata(&sock).expect("socket file").permissions().mode() & 0o777;
+        assert_eq!(got, mode, "{listen}");
+        // The private directory the socket was bound in is gone: only the socket is left.
+        assert_eq!(entries(dir.path()), ["reflex.sock"], "{listen}");
+        both_versions(&mut unix(&sock).await).await;
+        server.stop().await.expect("clean stop");
+        assert!(!sock.exists(), "removed on exit");
+    }
+
+    // A stale socket is still replaced, with the requested mode.
+    drop(std::os::unix::net::UnixListener::bind(&sock).expect("stale socket"));
+    let listen = format!("unix://{}?mode=0600", sock.display());
+    let server = start(config(&[&listen])).await;
+    assert_eq!(std::fs::metadata(&sock).expect("socket file").permissions().mode() & 0o777, 0o600);
+    both_versions(&mut unix(&sock).await).await;
+    // A failed bind leaves nothing behind: a live socket...
+    let err = Server::bind(Arc::new(reflex_host::demo_service()), config(&[&listen])).await.expect_err("in use");
+    assert!(matches!(err, ServerError::Bind { .. }), "{err}");
+    assert_eq!(entries(dir.path()), ["reflex.sock"]);
+    server.stop().await.expect("clean stop");
+    // ...and a directory that does not exist.
+    let missing = dir.path().join("missing").join("reflex.sock");
+    let err = Server::bind(Arc::new(reflex_host::demo_service()), config(&[&format!("unix://{}", missing.display())]))
+        .await
+        .expect_err("no such directory");
+    assert!(matches!(err, ServerError::Bind { .. }), "{err}");
+    assert_eq!(entries(dir.path()), Vec::<String>::new());
+}
+
+/// A client for line TLS that speaks only `versions`.
+fn connector_versions(
+    ca: &Ca,
+    client: Option<&Leaf>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(ca.cert_der.clone())).expect("CA");
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions)
+        .expect("versions")
+        .with_root_certificates(roots);
+    let config = match client {
+        Some(leaf) => builder
+            .with_client_auth_cert(
+                vec![CertificateDer::from(leaf.cert_der.clone())],
+                PrivateKeyDer::Pkcs8(leaf.key_der.clone().into()),
+            )
+            .expect("client certificate"),
+        None => builder.with_no_client_auth(),
+    };
+    TlsConnector::from(Arc::new(config))
+}
+
+/// Asserts that a TLS client is not served: its handshake fails, or (TLS 1.3, where the client
+/// is done before the server has checked its certificate) the connection ends without a reply.
+async fn assert_refused(what: &str, addr: &str, connector: &TlsConnector) {
+    let Ok(stream) = tls(addr, connector).await else { return };
+    let mut c = Lines::new(stream);
+    let _ = c.io.get_mut().write_all(format!("{ADD_V2}\n").as_bytes()).await;
+    let mut line = Vec::new();
+    let got = bounded("refusal", c.io.read_until(b'\n', &mut line)).await;
+    assert!(got.is_err() || line.is_empty(), "{what}: served anyway: {:?}", String::from_utf8_lossy(&line));
+}
+
+/// A TLS server with the test certificate, the client CA of `client_ca` (PEM) and `tweak`.
+fn tls_config(
+    certs: &ServerCerts,
+    dir: &TempDir,
+    client_ca: Option<&str>,
+    tweak: impl FnOnce(&mut ServerConfig),
+) -> ServerConfig {
+    let mut cfg = config(&["tls://127.0.0.1:0", "https://127.0.0.1:0/rpc"]);
+    cfg.tls_cert = Some(certs.cert.clone());
+    cfg.tls_key = Some(certs.key.clone());
+    cfg.client_ca = client_ca.map(|pem| dir.write("client-ca.pem", pem));
+    tweak(&mut cfg);
+    cfg
+}
+
+const WHO: &str = r#"{"jsonrpc":"2.0","method":"get_username","id":7}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls13_only_refuses_tls12_clients() {
+    let certs = server_certs();
+    let dir = TempDir::new("host-server-tls13");
+    let (tls12, tls13) = ([&rustls::version::TLS12], [&rustls::version::TLS13]);
+    for only13 in [false, true] {
+        let server = start(tls_config(&certs, &dir, None, |c| c.tls13_only = only13)).await;
+        for scheme in ["tls", "https"] {
+            let addr = server.addr(scheme);
+            let s = tls(&addr, &connector_versions(&certs.ca, None, &tls13)).await.expect("TLS 1.3 is served");
+            assert_eq!(s.get_ref().1.protocol_version(), Some(rustls::ProtocolVersion::TLSv1_3));
+            if scheme == "tls" {
+                both_versions(&mut Lines::new(s)).await;
+            }
+            let tls12_client = connector_versions(&certs.ca, None, &tls12);
+            if only13 {
+                assert!(tls(&addr, &tls12_client).await.is_err(), "{scheme}: a TLS 1.2 client is refused");
+            } else {
+                let s = tls(&addr, &tls12_client).await.expect("TLS 1.2 is served by default");
+                assert_eq!(s.get_ref().1.protocol_version(), Some(rustls::ProtocolVersion::TLSv1_2));
+                if scheme == "tls" {
+                    both_versions(&mut Lines::new(s)).await;
+                }
+            }
+        }
+        server.stop().await.expect("clean stop");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_client_certificates_are_refused() {
+    let certs = server_certs();
+    let second_ca = Ca::new("second client CA");
+    let dir = TempDir::new("host-server-crl");
+    let good = certs.ca.client("good-user");
+    let revoked = certs.ca.client("revoked-user");
+    let from_second = second_ca.client("second-user");
+    // Both CAs are trusted, but only the first one's CRL is given.
+    let both_cas = format!("{}{}", certs.ca.cert_pem, second_ca.cert_pem);
+    let crl = dir.write("crl.pem", &certs.ca.crl(&[&revoked]));
+    let server = start(tls_config(&certs, &dir, Some(&both_cas), |c| c.client_crl = vec![crl.clone()])).await;
+    for (scheme, alpn) in [("tls", false), ("https", true)] {
+        let addr = server.addr(scheme);
+        let stream = tls(&addr, &connector(&certs.ca, Some(&good), alpn)).await.expect("a valid certificate is served");
+        if scheme == "tls" {
+            assert_eq!(Lines::new(stream).call_json(WHO).await["result"], json!("good-user"));
+        }
+        assert_refused(&format!("{scheme}: revoked"), &addr, &connector(&certs.ca, Some(&revoked), alpn)).await;
+        // No CRL says anything about the second CA's certificates: refused (fail closed).
+        assert_refused(&format!("{scheme}: status unknown"), &addr, &connector(&certs.ca, Some(&from_second), alpn))
+            .await;
+    }
+    // The server still serves valid certificates after the refusals.
+    let mut t = Lines::new(tls(&server.addr("tls"), &connector(&certs.ca, Some(&good), false)).await.expect("TLS"));
+    both_versions(&mut t).await;
+    server.stop().await.expect("clean stop");
+
+    // With an empty CRL of each CA, both CAs' clients are served; without any CRL the revoked
+    // certificate is accepted too (the CRL is what refused it).
+    let crls = [dir.write("crl-1.pem", &certs.ca.crl(&[])), dir.write("crl-2.pem", &second_ca.crl(&[]))];
+    for client_crl in [crls.to_vec(), vec![]] {
+        let server = start(tls_config(&certs, &dir, Some(&both_cas), |c| c.client_crl = client_crl.clone())).await;
+        let addr = server.addr("tls");
+        for (leaf, name) in [(&from_second, "second-user"), (&revoked, "revoked-user")] {
+            let stream = tls(&addr, &connector(&certs.ca, Some(leaf), false)).await.expect("served");
+            assert_eq!(Lines::new(stream).call_json(WHO).await["result"], json!(name), "CRLs {client_crl:?}");
+        }
+        server.stop().await.expect("clean stop");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_cn_allow_list() {
+    let certs = server_certs();
+    let dir = TempDir::new("host-server-client-cn");
+    let allowed = |c: &mut ServerConfig| c.client_cn = vec!["alice".into(), "bob".into()];
+    let server = start(tls_config(&certs, &dir, Some(&certs.ca.cert_pem), allowed)).await;
+    for (scheme, alpn) in [("tls", false), ("https", true)] {
+        let addr = server.addr(scheme);
+        for name in ["alice", "bob"] {
+            let client = certs.ca.client(name);
+            let stream = tls(&addr, &connector(&certs.ca, Some(&client), alpn)).await.expect("an allowed CN is served");
+            if scheme == "tls" {
+                assert_eq!(Lines::new(stream).call_json(WHO).await["result"], json!(name));
+            } else {
+                let mut h = Http::new(stream);
+                let r = h.exchange(&post("/rpc", WHO, "")).await;
+                assert_eq!((r.status, r.body_json()["result"].clone()), (200, json!(name)));
+            }
+        }
+        // Exact match: another name, another case, or a name with more around it is refused.
+        for name in ["mallory", "Alice", "alice ", "alice,bob"] {
+            let client = certs.ca.client(name);
+            assert_refused(&format!("{scheme}: CN {name:?}"), &addr, &connector(&certs.ca, Some(&client), alpn)).await;
+        }
+        // An allowed CN from an untrusted CA is still refused: the chain is checked first.
+        let impostor = Ca::new("reflex test CA").client("alice");
+        assert_refused(&format!("{scheme}: impostor"), &addr, &connector(&certs.ca, Some(&impostor), alpn)).await;
+        assert_refused(&format!("{scheme}: no certificate"), &addr, &connector(&certs.ca, None, alpn)).await;
+    }
+    server.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_hardening_configuration_errors() {
+    let certs = server_certs();
+    let dir = TempDir::new("host-server-tls-errors");
+    let service = || Arc::new(reflex_host::demo_service());
+    let crl = dir.write("crl.pem", &certs.ca.crl(&[]));
+    // A CRL or a CN allow-list means nothing without a client CA.
+    for cfg in [
+        tls_config(&certs, &dir, None, |c| c.client_crl = vec![crl.clone()]),
+        tls_config(&certs, &dir, None, |c| c.client_cn = vec!["alice".into()]),
+    ] {
+        let err = Server::bind(service(), cfg).await.expect_err("needs a client CA");
+        assert!(matches!(err, ServerError::Tls(_)) && err.to_string().contains("--client-ca"), "{err}");
+    }
+    // A "CRL" file without any CRL in it (here: a certificate), and a missing one.
+    let not_a_crl = dir.write("not-a-crl.pem", &certs.ca.cert_pem);
+    for path in [not_a_crl, dir.path().join("missing.pem")] {
+        let cfg = tls_config(&certs, &dir, Some(&certs.ca.cert_pem), |c| c.client_crl = vec![path.clone()]);
+        let err = Server::bind(service(), cfg).await.expect_err("unusable CRL file");
+        assert!(matches!(err, ServerError::Tls(_)) && err.to_string().contains(&*path.to_string_lossy()), "{err}");
+    }
 }

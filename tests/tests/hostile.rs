@@ -842,3 +842,287 @@ async fn fuzz_corpus_replays_through_every_path() {
     }
     server.stop().await;
 }
+
+// ------------------------------------------------------------------------------------------
+// Slow clients (the request timeout) and large replies (the reply limit)
+
+/// Writes `bytes` one byte at a time, `every` apart, until all are sent or a write fails
+/// (the server closed the connection); how many were sent.
+async fn trickle<W: AsyncWrite + Unpin>(mut w: W, bytes: Vec<u8>, every: Duration) -> usize {
+    for (i, b) in bytes.iter().enumerate() {
+        if w.write_all(std::slice::from_ref(b)).await.is_err() || w.flush().await.is_err() {
+            return i;
+        }
+        tokio::time::sleep(every).await;
+    }
+    bytes.len()
+}
+
+/// Reads until the server closes the connection (end of file or a reset); what arrived
+/// before, and how long it took.
+async fn until_closed<R: AsyncRead + Unpin>(r: &mut R) -> (Vec<u8>, Duration) {
+    let since = Instant::now();
+    let mut got = Vec::new();
+    let _ = bounded("close", r.read_to_end(&mut got)).await;
+    (got, since.elapsed())
+}
+
+/// A new line connection that is served (a freed slot may take a moment to be returned).
+async fn served_again(addr: &str) -> Lines<TcpStream> {
+    for _ in 0..200 {
+        let mut c = tcp(addr).await;
+        c.send(format!("{ALIVE}\n").as_bytes()).await;
+        let mut line = String::new();
+        let _ = bounded("reply", c.io.read_line(&mut line)).await;
+        if line == format!("{ALIVE_REPLY}\r\n") {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no connection was served again");
+}
+
+/// One server, `max_connections = 1`, a request timeout of 1 s and the default idle timeout
+/// (300 s), so only the request timeout can close anything here.
+fn slow_client_config() -> ServerConfig {
+    let mut cfg = config();
+    cfg.request_timeout = Duration::from_secs(1);
+    cfg.max_connections = 1;
+    cfg
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_dribbled_past_the_request_timeout_is_closed_and_its_slot_freed() {
+    let server = start(slow_client_config()).await;
+    let addr = server.addr("tcp");
+    let mut c = tcp(&addr).await;
+    c.alive().await;
+    // Quiet between requests for longer than the request timeout: that is idle time, which
+    // only the idle timeout limits.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    c.alive().await;
+    // Handler time is not charged to a request that is pipelined behind the handler's:
+    // `slow_operation` takes a second, the whole request timeout, and the next line, begun
+    // in the same write, is completed only after its reply.
+    c.send(b"{\"jsonrpc\":\"2.0\",\"method\":\"slow_operation\",\"id\":1}\n{\"jsonrpc\":\"2.0\",").await;
+    assert_eq!(c.reply().await, r#"{"jsonrpc":"2.0","result":42,"id":1}"#);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.send(br#""method":"add","params":[1,2],"id":"alive"}"#).await;
+    c.send(b"\n").await;
+    assert_eq!(c.reply().await, ALIVE_REPLY);
+
+    // A line dribbled a byte every 100 ms: each byte would restart an idle timer, but the
+    // line is not complete a second after its first byte.
+    let (mut r, w) = c.io.into_inner().into_split();
+    let writer = tokio::spawn(trickle(w, format!("{ALIVE}\n").into_bytes(), Duration::from_millis(100)));
+    // Meanwhile its slot is taken: another client is refused.
+    assert_eq!(tcp(&addr).await.reply().await, BUSY_REPLY);
+    let (got, after) = until_closed(&mut r).await;
+    assert!(got.is_empty(), "closed without a reply: {}", got.escape_ascii());
+    assert!(after >= Duration::from_millis(700) && after < Duration::from_secs(5), "closed after {after:?}");
+    let sent = bounded("writer", writer).await.expect("writer");
+    assert!(sent < ALIVE.len(), "the line was cut off before it was complete ({sent} bytes sent)");
+    // The slot is free again.
+    served_again(&addr).await.alive().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_request_dribbled_past_the_request_timeout_is_closed_and_its_slot_freed() {
+    let server = start(slow_client_config()).await;
+    let addr = server.addr("http");
+    let mut h = Http::connect(&addr).await;
+    h.alive().await;
+    // An idle keep-alive connection is not a late request (hyper's `header_read_timeout`
+    // would have closed it: its clock runs from the end of the previous response).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    h.alive().await;
+
+    // The head dribbled a byte every 100 ms: closed a second after its first byte, without
+    // a response.
+    let (mut r, w) = h.io.into_split();
+    let writer = tokio::spawn(trickle(w, post(ALIVE.as_bytes()), Duration::from_millis(100)));
+    let mut other = Http::connect(&addr).await;
+    assert_eq!(other.exchange(&post(ALIVE.as_bytes())).await.status, 503, "the slot is taken");
+    let (got, after) = until_closed(&mut r).await;
+    assert!(got.is_empty(), "closed without a response: {}", got.escape_ascii());
+    assert!(after >= Duration::from_millis(700) && after < Duration::from_secs(5), "closed after {after:?}");
+    assert!(bounded("writer", writer).await.expect("writer") < post(ALIVE.as_bytes()).len());
+    let mut h = None;
+    for _ in 0..200 {
+        let mut c = Http::connect(&addr).await;
+        if c.exchange(&post(ALIVE.as_bytes())).await.status == 200 {
+            h = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut h = h.expect("the slot is free again");
+    h.alive().await;
+
+    // On that connection, the head in time, the body dribbled: a few bytes, then nothing
+    // (so that the server has read all that was sent when it closes). The deadline counts
+    // from the head's first byte: 408, and the connection is closed.
+    let since = Instant::now();
+    let head = format!("POST /rpc HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n", ALIVE.len());
+    bounded("write", h.io.write_all(head.as_bytes())).await.expect("write");
+    let sent = trickle(&mut h.io, ALIVE.as_bytes()[..5].to_vec(), Duration::from_millis(100)).await;
+    assert_eq!(sent, 5);
+    let r = h.response().await;
+    let after = since.elapsed();
+    assert_eq!(r.status, 408, "{r:?}");
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(after >= Duration::from_millis(700) && after < Duration::from_secs(5), "answered after {after:?}");
+    assert!(h.closed().await);
+    server.stop().await;
+}
+
+/// A request body that stops arriving is cut off by the idle timeout even with no request
+/// timeout (the connection's idle watch is off while a request is processed, so this is the
+/// body reader's own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_http_body_is_cut_off_by_the_idle_timeout() {
+    let mut cfg = config();
+    cfg.request_timeout = Duration::ZERO;
+    cfg.idle_timeout = Duration::from_millis(500);
+    let server = start(cfg).await;
+    let mut h = Http::connect(&server.addr("http")).await;
+    h.alive().await;
+    let mut request = post(ALIVE.as_bytes());
+    request.truncate(request.len() - 10);
+    let since = Instant::now();
+    let r = h.exchange(&request).await;
+    let after = since.elapsed();
+    assert_eq!((r.status, r.header("connection")), (408, Some("close")), "{r:?}");
+    assert!(after >= Duration::from_millis(400) && after < Duration::from_secs(5), "answered after {after:?}");
+    assert!(h.closed().await);
+    Http::connect(&server.addr("http")).await.alive().await;
+    server.stop().await;
+}
+
+/// An echo request with id `id` whose string is `fill` bytes of `x`.
+fn echo(id: usize, fill: usize) -> String {
+    format!(r#"{{"jsonrpc":"2.0","method":"echo","params":["{}"],"id":{id}}}"#, "x".repeat(fill))
+}
+
+/// A batch of `n` echoes (ids 0..n) of `fill` bytes each.
+fn echo_batch(n: usize, fill: usize) -> Vec<u8> {
+    format!("[{}]", (0..n).map(|id| echo(id, fill)).collect::<Vec<_>>().join(",")).into_bytes()
+}
+
+/// Checks a batch reply to [`echo_batch`]: the first elements are the echoes in order; when
+/// `cut`, the reply ends early with the internal error. Returns how many echoes it has.
+fn check_echo_batch(reply: &str, n: usize, fill: usize, cut: bool) -> usize {
+    let v = parse(reply);
+    let items = v.as_array().unwrap_or_else(|| panic!("not an array: {}…", &reply[..reply.len().min(200)]));
+    let echoes = if cut { items.len() - 1 } else { items.len() };
+    for (id, item) in items[..echoes].iter().enumerate() {
+        assert_eq!((item["id"].as_u64(), item["result"].as_str().map(str::len)), (Some(id as u64), Some(fill)));
+    }
+    if cut {
+        assert!(echoes < n, "cut short: {echoes} of {n}");
+        assert_eq!(items[echoes], parse(INTERNAL_ERROR), "the last element is the internal error");
+    } else {
+        assert_eq!(echoes, n);
+    }
+    echoes
+}
+
+const INTERNAL_ERROR: &str = r#"{"jsonrpc":"2.0","error":{"code":-32603,"message":"Internal error"},"id":null}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_over_the_response_limit_are_internal_errors_and_the_connection_survives() {
+    const LIMIT: usize = 4096;
+    // Too small to hold its own error replies.
+    let small = ServerConfig { max_response_size: 100, ..config() };
+    let err = Server::bind(Arc::new(reflex_host::demo_service()), small).await.expect_err("limit too small");
+    assert!(err.to_string().contains("max_response_size"), "{err}");
+
+    let server = start(ServerConfig { max_response_size: LIMIT, ..config() }).await;
+    let mut c = tcp(&server.addr("tcp")).await;
+    let mut h = Http::connect(&server.addr("http")).await;
+    // An echo reply is its string and 36 bytes: exactly at the limit, and one over.
+    let at_limit = echo(1, LIMIT - 36);
+    let over = echo(1, LIMIT - 35);
+    let reply = c.call(at_limit.as_bytes()).await;
+    assert_eq!((reply.len(), parse(&reply)["result"].as_str().map(str::len)), (LIMIT, Some(LIMIT - 36)));
+    assert_eq!(h.post(at_limit.as_bytes()).await.text(), reply);
+    assert_eq!(c.call(over.as_bytes()).await, INTERNAL_ERROR);
+    c.alive().await;
+    assert_eq!(h.post(over.as_bytes()).await.text(), INTERNAL_ERROR);
+    h.alive().await;
+    // The same in JSON-RPC 1.0: the fixed (2.0) error, as for every reply that is too large.
+    let v1 = format!(r#"{{"method": "echo", "params": ["{}"], "id": 1}}"#, "x".repeat(LIMIT));
+    assert_eq!(c.call(v1.as_bytes()).await, INTERNAL_ERROR);
+    // A batch over the limit keeps the replies that fit and ends with the error, within
+    // the limit; both transports send the same bytes.
+    let batch = echo_batch(10, 1000);
+    let reply = c.call(&batch).await;
+    assert!(reply.len() <= LIMIT, "{} bytes", reply.len());
+    assert_eq!(check_echo_batch(&reply, 10, 1000, true), 3);
+    c.alive().await;
+    assert_eq!(h.post(&batch).await.text(), reply);
+    h.alive().await;
+    // A batch whose first reply is too large is the single error.
+    assert_eq!(c.call(format!("[{over},{ALIVE}]").as_bytes()).await, INTERNAL_ERROR);
+    c.alive().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_batch_replies_stream_out_whole_or_cut_short_as_valid_json() {
+    // About 960 KB of requests, 940 KB of replies: many times the send buffer, so the line
+    // reply leaves in pieces while the batch is still being run.
+    let (n, fill) = (1000, 900);
+    let batch = echo_batch(n, fill);
+    assert!(batch.len() < ServerConfig::default().max_request_size);
+    let server = start(config()).await;
+    let mut c = tcp(&server.addr("tcp")).await;
+    let mut h = Http::connect(&server.addr("http")).await;
+    // Pipelined behind it, a normal call: its reply follows the batch's.
+    let mut lines = batch.clone();
+    lines.push(b'\n');
+    lines.extend_from_slice(format!("{ALIVE}\n").as_bytes());
+    c.send(&lines).await;
+    let reply = c.reply().await;
+    check_echo_batch(&reply, n, fill, false);
+    assert_eq!(c.reply().await, ALIVE_REPLY);
+    assert_eq!(h.post(&batch).await.text(), reply, "HTTP sends the same bytes");
+    server.stop().await;
+
+    // With a limit of 256 KiB the reply outgrows it long after its first bytes were written:
+    // it is closed with the error as valid JSON, and the connection goes on.
+    let limit = 256 * 1024;
+    let server = start(ServerConfig { max_response_size: limit, ..config() }).await;
+    let mut c = tcp(&server.addr("tcp")).await;
+    let mut h = Http::connect(&server.addr("http")).await;
+    let reply = c.call(&batch).await;
+    assert!(reply.len() <= limit && reply.len() > limit - 2 * fill, "{} bytes", reply.len());
+    let echoes = check_echo_batch(&reply, n, fill, true);
+    assert!(echoes > 200, "{echoes} echoes");
+    c.alive().await;
+    assert_eq!(h.post(&batch).await.text(), reply, "HTTP sends the same bytes");
+    h.alive().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_per_address_are_limited_when_configured() {
+    let server = start(ServerConfig { max_connections_per_ip: 2, ..config() }).await;
+    let addr = server.addr("tcp");
+    let mut a = tcp(&addr).await;
+    a.alive().await;
+    let mut b = Http::connect(&server.addr("http")).await;
+    b.alive().await;
+    // A third connection from 127.0.0.1, on either listener, is refused like one over the
+    // connection limit; the two are served throughout.
+    assert_eq!(tcp(&addr).await.reply().await, BUSY_REPLY);
+    let r = Http::connect(&server.addr("http")).await.exchange(&post(ALIVE.as_bytes())).await;
+    assert_eq!(r.status, 503, "{r:?}");
+    a.alive().await;
+    b.alive().await;
+    // A closed connection gives its share back.
+    drop(a);
+    served_again(&addr).await.alive().await;
+    server.stop().await;
+}

@@ -51,7 +51,7 @@ pub(crate) async fn open(endpoint: &Endpoint, tls: Option<&TlsSetup>) -> Result<
                 None => Ok(Box::new(tcp)),
             }
         }
-        Endpoint::Unix { path } => open_unix(path).await.map_err(connect_error),
+        Endpoint::Unix { path, .. } => open_unix(path).await.map_err(connect_error),
         Endpoint::Serial { path, baud } => {
             use tokio_serial::{SerialPort, SerialPortBuilderExt};
             let port = tokio_serial::new(path.to_string_lossy(), *baud)

@@ -1,4 +1,15 @@
 //! JSON-RPC over HTTP/1 (hyper): `POST` to the configured path.
+//!
+//! Timeouts. Between requests a connection may stay idle for the idle timeout. A request
+//! must arrive whole within the request timeout from the first byte of its head: the head is
+//! watched by [`serve`] (the connection is closed without a response, as hyper does), the
+//! body by [`read_body`] (408 and close). hyper's own `header_read_timeout` is not used: its
+//! clock starts when hyper begins waiting for a head, idle keep-alive time included, so it
+//! would close every keep-alive connection that is quiet for the request timeout.
+//!
+//! Replies are collected whole, because every response carries `Content-Length` (ReflectRPC's
+//! client needs it), under [`ServerConfig::max_response_size`](super::ServerConfig::max_response_size)
+//! ([`crate::output::ReplyBudget`]).
 
 use std::cell::Cell;
 use std::convert::Infallible;
@@ -30,34 +41,91 @@ const CHALLENGE: &str = "Basic realm=\"reflex\"";
 
 type Body = Full<Bytes>;
 
-/// What the connection is doing, for the idle timeout: when bytes last moved, and how many
-/// requests are being processed (handler time is not idle time).
+/// Bytes of a request body kept in advance, whatever length the client announces: memory
+/// follows the bytes that really arrive.
+const BODY_PREALLOC: usize = 64 * 1024;
+
+/// What the connection is doing, for the timeouts: when bytes last moved, how many requests
+/// are being processed (handler time is neither idle time nor request time), and when the
+/// head of the next request started to arrive.
 struct Activity {
     last: Cell<Instant>,
     in_flight: Cell<usize>,
+    /// When the first byte after the last request was handed over arrived: the start of the
+    /// next request's head. `None` while nothing has come.
+    head_since: Cell<Option<Instant>>,
+}
+
+/// Which timeout closed a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expired {
+    /// Nothing moved for the idle timeout.
+    Idle,
+    /// A request head was not complete within the request timeout.
+    Head,
 }
 
 impl Activity {
+    fn new() -> Self {
+        Activity { last: Cell::new(Instant::now()), in_flight: Cell::new(0), head_since: Cell::new(None) }
+    }
+
     fn touch(&self) {
         self.last.set(Instant::now());
     }
 
-    fn begin(&self) -> InFlight<'_> {
-        self.in_flight.set(self.in_flight.get() + 1);
-        InFlight(self)
-    }
-
-    /// When the connection counts as idle, unless something happens before.
-    fn deadline(&self, idle: Duration) -> Instant {
-        if self.in_flight.get() > 0 {
-            Instant::now() + idle
-        } else {
-            self.last.get() + idle
+    /// Bytes were read. Between requests they are the start of the next request's head.
+    /// (Bytes hyper reads ahead while a request is handled are not timed before the next
+    /// read; a client stalling with such a partial head is closed by the idle timeout.)
+    fn received(&self) {
+        self.touch();
+        if self.in_flight.get() == 0 && self.head_since.get().is_none() {
+            self.head_since.set(Some(Instant::now()));
         }
     }
 
-    fn is_idle(&self, idle: Duration) -> bool {
-        self.in_flight.get() == 0 && self.last.get().elapsed() >= idle
+    /// hyper has a complete head: a request is being processed. Returns when its head
+    /// started to arrive (now, when that is not known), for the body's deadline.
+    fn begin(&self) -> (InFlight<'_>, Instant) {
+        self.in_flight.set(self.in_flight.get() + 1);
+        let since = self.head_since.take().unwrap_or_else(Instant::now);
+        (InFlight(self), since)
+    }
+
+    /// When to look at the connection again (`None`: no timeout is on). The time may pass
+    /// without anything having expired; [`Activity::expired`] tells.
+    fn deadline(&self, idle: Duration, request: Duration) -> Option<Instant> {
+        let now = Instant::now();
+        let on = |d: Duration| (!d.is_zero()).then_some(d);
+        // While a request is processed nothing can expire (its body has its own deadline):
+        // look again after a while. Likewise look again within the request timeout while no
+        // head has started, since one may start any moment and nothing wakes this watch.
+        let recheck = on(idle).into_iter().chain(on(request)).min().map(|d| now + d);
+        if self.in_flight.get() > 0 {
+            return recheck;
+        }
+        let idle_end = on(idle).map(|d| self.last.get() + d);
+        let head_end = match (on(request), self.head_since.get()) {
+            (Some(d), Some(since)) => Some(since + d),
+            (Some(d), None) => Some(now + d),
+            (None, _) => None,
+        };
+        idle_end.into_iter().chain(head_end).min()
+    }
+
+    /// Whether (and which) timeout has expired.
+    fn expired(&self, idle: Duration, request: Duration) -> Option<Expired> {
+        if self.in_flight.get() > 0 {
+            return None;
+        }
+        let since = self.head_since.get();
+        if !request.is_zero() && since.is_some_and(|since| since.elapsed() >= request) {
+            return Some(Expired::Head);
+        }
+        if !idle.is_zero() && self.last.get().elapsed() >= idle {
+            return Some(Expired::Idle);
+        }
+        None
     }
 }
 
@@ -82,7 +150,7 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Tracked<'_, IO> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.io).poll_read(cx, buf);
         if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.activity.touch();
+            self.activity.received();
         }
         r
     }
@@ -134,6 +202,8 @@ fn builder() -> http1::Builder {
     let mut b = http1::Builder::new();
     // ReflectRPC's client looks for `Content-Length` spelled exactly so.
     b.title_case_headers(true).keep_alive(true).half_close(false);
+    // Heads are timed by `serve` from their first byte instead (see the module docs).
+    b.header_read_timeout(None);
     b
 }
 
@@ -147,15 +217,15 @@ pub(super) async fn serve<S: Service, IO: AsyncRead + AsyncWrite + Unpin>(
     path: &str,
 ) {
     let common = &*shared.common;
-    let idle = common.idle_timeout;
-    let activity = Activity { last: Cell::new(Instant::now()), in_flight: Cell::new(0) };
+    let (idle, request) = (common.idle_timeout, common.request_timeout);
+    let activity = Activity::new();
     let conn = Conn { peer, transport, path, activity: &activity };
     let io = TokioIo::new(Tracked { io, activity: &activity });
     let connection = builder().serve_connection(io, service_fn(|req| respond(shared, &conn, req)));
     let mut connection = std::pin::pin!(connection);
     let mut draining = false;
     loop {
-        let deadline = activity.deadline(idle);
+        let deadline = activity.deadline(idle, request);
         tokio::select! {
             r = connection.as_mut() => {
                 if let Err(e) = r {
@@ -167,13 +237,29 @@ pub(super) async fn serve<S: Service, IO: AsyncRead + AsyncWrite + Unpin>(
                 connection.as_mut().graceful_shutdown();
                 draining = true;
             }
-            () = tokio::time::sleep_until(deadline), if !idle.is_zero() => {
-                if activity.is_idle(idle) {
-                    tracing::debug!(peer = peer.addr.as_deref().unwrap_or("-"), "idle for {idle:?}: closing");
-                    return;
+            () = sleep_until(deadline) => {
+                let peer = peer.addr.as_deref().unwrap_or("-");
+                match activity.expired(idle, request) {
+                    Some(Expired::Idle) => {
+                        tracing::debug!(peer, "idle for {idle:?}: closing");
+                        return;
+                    }
+                    Some(Expired::Head) => {
+                        tracing::warn!(peer, "request head not complete within {request:?} of its first byte: closing");
+                        return;
+                    }
+                    None => {}
                 }
             }
         }
+    }
+}
+
+/// Sleeps until `deadline`; forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -182,8 +268,8 @@ async fn respond<S: Service>(
     conn: &Conn<'_>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
-    let _in_flight = conn.activity.begin();
-    Ok(handle(shared, conn, req).await)
+    let (_in_flight, since) = conn.activity.begin();
+    Ok(handle(shared, conn, req, since).await)
 }
 
 fn response(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
@@ -212,7 +298,12 @@ fn path_matches(base: &str, path: &str) -> bool {
     base.is_empty() || path == base || path.strip_prefix(base).is_some_and(|rest| rest.starts_with('/'))
 }
 
-async fn handle<S: Service>(shared: &Shared<S>, conn: &Conn<'_>, req: Request<Incoming>) -> Response<Body> {
+async fn handle<S: Service>(
+    shared: &Shared<S>,
+    conn: &Conn<'_>,
+    req: Request<Incoming>,
+    since: Instant,
+) -> Response<Body> {
     let common = &*shared.common;
     let max = common.max_request_size;
     // Authentication first: an unauthenticated client learns nothing else. A verified client
@@ -251,10 +342,24 @@ async fn handle<S: Service>(shared: &Shared<S>, conn: &Conn<'_>, req: Request<In
     // the outcome reaches handlers as `RpcInfo::username`.
     parts.headers.remove(hyper::header::AUTHORIZATION);
     parts.headers.remove(hyper::header::PROXY_AUTHORIZATION);
-    let body = match Limited::new(body, max).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<LengthLimitError>() => return too_large(max).await,
-        Err(e) => {
+    let deadline = (!common.request_timeout.is_zero()).then(|| since + common.request_timeout);
+    let hint = usize::try_from(declared.unwrap_or(0)).unwrap_or(0);
+    let body = match read_body(body, max, hint, deadline, common.idle_timeout).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => return too_large(max).await,
+        Err(BodyError::Late) => {
+            tracing::warn!(
+                peer = conn.peer.addr.as_deref().unwrap_or("-"),
+                "request body not complete in time (request timeout {:?}, idle timeout {:?}): closing",
+                common.request_timeout,
+                common.idle_timeout
+            );
+            let mut r = text(StatusCode::REQUEST_TIMEOUT, "Request Timeout");
+            // The rest of the body is not read: the connection cannot be reused.
+            r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+            return r;
+        }
+        Err(BodyError::Failed(e)) => {
             tracing::debug!("reading the request body failed: {e}");
             return text(StatusCode::BAD_REQUEST, "Bad Request");
         }
@@ -266,13 +371,67 @@ async fn handle<S: Service>(shared: &Shared<S>, conn: &Conn<'_>, req: Request<In
     if let Some(user) = &user {
         info = info.with_user(user);
     }
-    match crate::process(&*shared.service, &common.engine, &body, &info).await {
+    let limit = common.max_response_size;
+    let done = crate::output::process_limited(&*shared.service, &common.engine, &body, &info, limit).await;
+    if let Some(size) = done.exceeded {
+        tracing::error!(
+            peer = conn.peer.addr.as_deref().unwrap_or("-"),
+            size,
+            limit,
+            "reply of at least {size} bytes exceeds the limit of {limit}; answering with an internal error"
+        );
+    }
+    match done.reply {
         Some(reply) => {
             let status = if common.http_status_codes { status_for(&reply) } else { StatusCode::OK };
             json(status, reply)
         }
         None if common.http_status_codes => response(StatusCode::NO_CONTENT, "", Bytes::new()),
         None => response(StatusCode::OK, "application/json", Bytes::new()),
+    }
+}
+
+/// Why a request body could not be had.
+enum BodyError {
+    /// It is longer than the request limit.
+    TooLarge,
+    /// It did not arrive by the request's deadline, or stalled for the idle timeout.
+    Late,
+    /// The connection failed or the body is malformed.
+    Failed(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Reads a request body of at most `max` bytes (`hint`: the length announced), finished by
+/// `deadline` and with no pause longer than `idle` (zero: no such limit). A body can thus
+/// not hold the connection longer than the request timeout, nor, with that off, stall it
+/// for longer than the idle timeout (the connection's own idle watch is off while a request
+/// is processed).
+async fn read_body(
+    body: Incoming,
+    max: usize,
+    hint: usize,
+    deadline: Option<Instant>,
+    idle: Duration,
+) -> Result<Vec<u8>, BodyError> {
+    let mut body = Limited::new(body, max);
+    let mut bytes = Vec::with_capacity(hint.min(max).min(BODY_PREALLOC));
+    loop {
+        let wait = (!idle.is_zero()).then(|| Instant::now() + idle).into_iter().chain(deadline).min();
+        let frame = match wait {
+            Some(until) => tokio::time::timeout_at(until, body.frame()).await.map_err(|_| BodyError::Late)?,
+            None => body.frame().await,
+        };
+        match frame {
+            None => return Ok(bytes),
+            Some(Ok(frame)) => {
+                // Trailers carry nothing JSON-RPC uses.
+                if let Ok(data) = frame.into_data() {
+                    bytes.extend_from_slice(&data);
+                }
+            }
+            Some(Err(e)) if e.is::<LengthLimitError>() => return Err(BodyError::TooLarge),
+            Some(Err(e)) => return Err(BodyError::Failed(e)),
+        }
     }
 }
 

@@ -1,24 +1,47 @@
 //! The line protocol (TCP, Unix, TLS): the same framing as the device side (`reflex::io`).
 //!
-//! Requests end with LF or CRLF; replies end with CRLF and are written with one write, in
-//! order; blank lines are ignored; notifications get no bytes at all. A line longer than the
-//! limit gets one error reply, the rest of it is discarded, and the connection resynchronises
-//! at the next newline. A request left without its newline when the peer half-closes is
-//! answered too.
+//! Requests end with LF or CRLF; replies end with CRLF, in order; blank lines are ignored;
+//! notifications get no bytes at all. A line longer than the limit gets one error reply, the
+//! rest of it is discarded, and the connection resynchronises at the next newline. A request
+//! left without its newline when the peer half-closes is answered too.
+//!
+//! Replies are written as they are rendered, through a buffer of about [`FLUSH_AT`] bytes:
+//! the replies to pipelined requests that are already here go out together, and a long
+//! batch reply goes out element by element instead of being collected whole. Its size is
+//! still held to [`ServerConfig::max_response_size`](super::ServerConfig::max_response_size)
+//! by a [`ReplyBudget`]: since elements already written cannot be taken back, a batch that
+//! outgrows the limit is closed with an internal error element (the rest of the batch is not
+//! run), which keeps the line valid JSON and the connection usable. A single reply that does
+//! not fit becomes the fixed internal error. Both are logged with the size.
+//!
+//! Timeouts: a whole line must arrive within the request timeout from its first byte (an
+//! overlong line being discarded included), and a connection that sends nothing for the idle
+//! timeout is closed; handler time counts towards neither. A connection that misses either
+//! is closed without a reply: a half-received request has no id to answer, and a client
+//! that dribbles bytes is not owed the write.
 
-use reflex::{RpcInfo, Service};
+use std::time::Duration;
+
+use reflex::reply::Render;
+use reflex::{Output, RpcInfo, Service};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
 
 use super::{too_large_reply, within, Shared};
+use crate::output::{ReplyBudget, ReplyTooLarge};
 
 /// Bytes read at a time.
 const READ_CHUNK: usize = 16 * 1024;
 
-/// Pending replies are written once they reach this size, even if more requests are queued.
+/// Pending reply bytes are written once they reach this size, even in the middle of a reply
+/// or while more requests are queued.
 const FLUSH_AT: usize = 64 * 1024;
 
 /// A receive buffer that grew past this is released once it is empty again.
 const KEEP_CAPACITY: usize = 64 * 1024;
+
+/// A send buffer that grew past this (a single large reply element) is released once written.
+const KEEP_PENDING: usize = 4 * FLUSH_AT;
 
 fn is_blank(line: &[u8]) -> bool {
     line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r'))
@@ -28,7 +51,10 @@ fn strip_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// Serves one connection until the peer closes it, it idles out, or the server shuts down.
+/// The connection cannot be used any more (a write failed or timed out).
+struct Closed;
+
+/// Serves one connection until the peer closes it, it times out, or the server shuts down.
 pub(super) async fn serve<S: Service, IO: AsyncRead + AsyncWrite + Unpin>(
     shared: &Shared<S>,
     mut io: IO,
@@ -39,18 +65,23 @@ pub(super) async fn serve<S: Service, IO: AsyncRead + AsyncWrite + Unpin>(
     let peer = info.peer.unwrap_or("-");
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; READ_CHUNK];
-    // Replies not yet written (each with its CRLF).
+    // Reply bytes not yet written (complete replies end with their CRLF).
     let mut pending: Vec<u8> = Vec::new();
     // `buf[start..]` is unprocessed; `buf[scanned..]` has not been searched for a newline.
     let (mut start, mut scanned) = (0usize, 0usize);
     // Dropping the rest of an overlong line.
     let mut discarding = false;
+    // When the line being received started to arrive; `None` between lines.
+    let mut line_since: Option<Instant> = None;
     loop {
         if let Some(i) = buf.get(scanned..).and_then(|rest| rest.iter().position(|&b| b == b'\n')) {
             let nl = scanned + i;
             let line_start = start;
             start = nl + 1;
             scanned = start;
+            // The next line's clock starts when we next wait for it, so the time this line's
+            // handler takes is never charged to the one after it.
+            line_since = None;
             if std::mem::take(&mut discarding) {
                 continue;
             }
@@ -58,21 +89,14 @@ pub(super) async fn serve<S: Service, IO: AsyncRead + AsyncWrite + Unpin>(
             if is_blank(line) {
                 continue;
             }
-            let reply = if line.len() > max {
-                tracing::warn!(peer, "request of {} bytes exceeds the limit of {max}", line.len());
-                Some(too_large_reply(max).await)
-            } else {
-                crate::process(&*shared.service, &common.engine, line, info).await
-            };
-            if let Some(reply) = reply {
-                pending.extend_from_slice(&reply);
-                pending.extend_from_slice(b"\r\n");
+            if answer(shared, info, line, &mut io, &mut pending).await.is_err() {
+                return;
             }
             // Pipelined requests: replies to lines that are already here go out together,
-            // in one write, once no further complete line is buffered (or a lot is pending).
+            // once no further complete line is buffered (or a lot is pending).
             let more = buf.get(start..).is_some_and(|rest| rest.contains(&b'\n'));
             let flush = !pending.is_empty() && (!more || pending.len() >= FLUSH_AT);
-            if flush && !send(&mut io, std::mem::take(&mut pending), common.idle_timeout).await {
+            if flush && send(&mut io, &mut pending, common.idle_timeout).await.is_err() {
                 return;
             }
             if common.shutdown.is_cancelled() {
@@ -84,9 +108,9 @@ pub(super) async fn serve<S: Service, IO: AsyncRead + AsyncWrite + Unpin>(
         // One byte of slack for the CR of a CRLF that may follow.
         if !discarding && buf.len() - start > max.saturating_add(1) {
             tracing::warn!(peer, "request exceeds the limit of {max} bytes; discarding it up to the next newline");
-            let mut reply = too_large_reply(max).await;
-            reply.extend_from_slice(b"\r\n");
-            if !send(&mut io, reply, common.idle_timeout).await {
+            pending.extend_from_slice(&too_large_reply(max).await);
+            pending.extend_from_slice(b"\r\n");
+            if send(&mut io, &mut pending, common.idle_timeout).await.is_err() {
                 return;
             }
             discarding = true;
@@ -102,35 +126,42 @@ pub(super) async fn serve<S: Service, IO: AsyncRead + AsyncWrite + Unpin>(
             scanned -= start;
             start = 0;
         }
+        if line_since.is_none() && (discarding || !buf.is_empty()) {
+            line_since = Some(Instant::now());
+        }
+        let (deadline, what) = read_deadline(common.idle_timeout, common.request_timeout, line_since);
         let read = tokio::select! {
             biased;
             () = common.shutdown.cancelled() => break,
-            r = within(common.idle_timeout, io.read(&mut chunk)) => r,
+            r = io.read(&mut chunk) => r,
+            () = sleep_until(deadline) => {
+                match what {
+                    Waiting::Request => tracing::warn!(
+                        peer,
+                        "request not complete within {:?} of its first byte: closing",
+                        common.request_timeout
+                    ),
+                    Waiting::Idle => tracing::debug!(peer, "idle for {:?}: closing", common.idle_timeout),
+                }
+                break;
+            }
         };
         let n = match read {
-            Some(Ok(n)) => n,
-            Some(Err(e)) => {
+            Ok(n) => n,
+            Err(e) => {
                 tracing::debug!(peer, "read failed: {e}");
                 return;
-            }
-            None => {
-                tracing::debug!(peer, "idle for {:?}: closing", common.idle_timeout);
-                break;
             }
         };
         if n == 0 {
             // End of input: answer a last request that lacks its newline.
             let line = strip_cr(buf.get(start..).unwrap_or_default());
-            if !discarding && !is_blank(line) {
-                let reply = if line.len() > max {
-                    Some(too_large_reply(max).await)
-                } else {
-                    crate::process(&*shared.service, &common.engine, line, info).await
-                };
-                if let Some(mut reply) = reply {
-                    reply.extend_from_slice(b"\r\n");
-                    send(&mut io, reply, common.idle_timeout).await;
-                }
+            if !discarding
+                && !is_blank(line)
+                && answer(shared, info, line, &mut io, &mut pending).await.is_ok()
+                && !pending.is_empty()
+            {
+                let _ = send(&mut io, &mut pending, common.idle_timeout).await;
             }
             break;
         }
@@ -139,22 +170,134 @@ pub(super) async fn serve<S: Service, IO: AsyncRead + AsyncWrite + Unpin>(
     let _ = within(common.idle_timeout, io.shutdown()).await;
 }
 
-/// Writes `bytes` (replies with their CRLFs) in one write. `false` when the connection is
-/// unusable.
-async fn send<IO: AsyncWrite + Unpin>(io: &mut IO, bytes: Vec<u8>, idle: std::time::Duration) -> bool {
+/// Which timeout a read waits under.
+#[derive(Clone, Copy)]
+enum Waiting {
+    /// Between requests: the idle timeout.
+    Idle,
+    /// In the middle of a line: the request timeout, which is the earlier deadline.
+    Request,
+}
+
+/// When the next read gives up (`None`: never), and why.
+fn read_deadline(idle: Duration, request: Duration, line_since: Option<Instant>) -> (Option<Instant>, Waiting) {
+    let idle_end = (!idle.is_zero()).then(|| Instant::now() + idle);
+    let request_end = line_since.filter(|_| !request.is_zero()).map(|since| since + request);
+    match (idle_end, request_end) {
+        (Some(i), Some(r)) if r <= i => (Some(r), Waiting::Request),
+        (None, Some(r)) => (Some(r), Waiting::Request),
+        (i, _) => (i, Waiting::Idle),
+    }
+}
+
+/// Sleeps until `deadline`; forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs one request line and appends its reply and CRLF to `pending`, writing `pending` out
+/// whenever it passes [`FLUSH_AT`] (so only the tail of a reply is left in it).
+async fn answer<S: Service, IO: AsyncWrite + Unpin>(
+    shared: &Shared<S>,
+    info: &RpcInfo<'_>,
+    line: &[u8],
+    io: &mut IO,
+    pending: &mut Vec<u8>,
+) -> Result<(), Closed> {
+    let common = &*shared.common;
+    let max = common.max_request_size;
+    let peer = info.peer.unwrap_or("-");
+    if line.len() > max {
+        // A line whose last read took it over the limit (longer ones are cut off while they
+        // arrive), or one left at end of input.
+        tracing::warn!(peer, "request of {} bytes exceeds the limit of {max}", line.len());
+        pending.extend_from_slice(&too_large_reply(max).await);
+        pending.extend_from_slice(b"\r\n");
+        return Ok(());
+    }
+    // Unescaped string parameters never outgrow the request.
+    let mut scratch = vec![0u8; line.len()];
+    let mut out =
+        LineOutput { io, pending, budget: ReplyBudget::new(common.max_response_size), idle: common.idle_timeout };
+    let replied =
+        match reflex::engine::handle(&*shared.service, &common.engine, line, &mut scratch, info, &mut out).await {
+            Ok(replied) => replied,
+            // The budget has completed the reply (see `ReplyBudget`).
+            Err(LineError::TooLarge) => true,
+            Err(LineError::Closed) => return Err(Closed),
+        };
+    if let Some(size) = out.budget.exceeded() {
+        tracing::error!(
+            peer,
+            size,
+            limit = common.max_response_size,
+            "reply of at least {size} bytes exceeds the limit of {}; answering with an internal error",
+            common.max_response_size
+        );
+    }
+    if replied {
+        out.pending.extend_from_slice(b"\r\n");
+    }
+    Ok(())
+}
+
+/// Why a line reply stopped.
+enum LineError {
+    /// It reached the size limit; the budget has written what ends it.
+    TooLarge,
+    /// The connection is unusable.
+    Closed,
+}
+
+/// Renders reply elements into the connection's send buffer under a [`ReplyBudget`], and
+/// writes the buffer out whenever it passes [`FLUSH_AT`].
+struct LineOutput<'a, IO> {
+    io: &'a mut IO,
+    pending: &'a mut Vec<u8>,
+    budget: ReplyBudget,
+    idle: Duration,
+}
+
+impl<IO: AsyncWrite + Unpin> Output for LineOutput<'_, IO> {
+    type Error = LineError;
+
+    async fn emit(&mut self, r: &dyn Render) -> Result<(), LineError> {
+        self.budget.render(r, self.pending).map_err(|ReplyTooLarge| LineError::TooLarge)?;
+        if self.pending.len() >= FLUSH_AT {
+            send(self.io, self.pending, self.idle).await.map_err(|Closed| LineError::Closed)?;
+        }
+        Ok(())
+    }
+
+    fn internal_error(&mut self, method: &str, detail: &str) {
+        crate::output::log_internal_error(method, detail);
+    }
+}
+
+/// Writes out and empties `pending` (one write call). Fails when the connection is
+/// unusable, or the peer has not taken the bytes within the idle timeout.
+async fn send<IO: AsyncWrite + Unpin>(io: &mut IO, pending: &mut Vec<u8>, idle: Duration) -> Result<(), Closed> {
     let write = async {
-        io.write_all(&bytes).await?;
+        io.write_all(pending).await?;
         io.flush().await
     };
-    match within(idle, write).await {
-        Some(Ok(())) => true,
+    let result = within(idle, write).await;
+    pending.clear();
+    if pending.capacity() > KEEP_PENDING {
+        *pending = Vec::new();
+    }
+    match result {
+        Some(Ok(())) => Ok(()),
         Some(Err(e)) => {
             tracing::debug!("write failed: {e}");
-            false
+            Err(Closed)
         }
         None => {
             tracing::debug!("peer does not read its replies: closing");
-            false
+            Err(Closed)
         }
     }
 }

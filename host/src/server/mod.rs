@@ -21,8 +21,9 @@
 //! # Protocols
 //!
 //! * **Line protocols** (`tcp://`, `unix://`, `tls://`): one request per line, ended by LF or
-//!   CRLF; one reply per request, in order, ended by CRLF and written with one write;
-//!   notifications get no bytes at all; blank lines are ignored. A line longer than
+//!   CRLF; one reply per request, in order, ended by CRLF; replies to pipelined requests go
+//!   out together, and a long (batch) reply is written as it is rendered, never collected
+//!   whole; notifications get no bytes at all; blank lines are ignored. A line longer than
 //!   [`ServerConfig::max_request_size`] gets one error reply (2.0 `-32600`, the limit in
 //!   `data`), the rest of it is discarded and the connection resynchronises at the next
 //!   newline. An unterminated request before end of file (a client that half-closes) is
@@ -47,6 +48,13 @@
 //! * [`ServerConfig::client_ca`] makes every TLS listener require a client certificate
 //!   signed by that CA; its subject CN becomes the user name (for HTTPS it takes precedence
 //!   over Basic). Without it TLS clients are served unauthenticated.
+//!   [`ServerConfig::client_crl`] adds revocation checking, [`ServerConfig::client_cn`] an
+//!   allow-list of CNs; [`ServerConfig::tls13_only`] refuses TLS 1.2.
+//!
+//! [`Server::bind`] logs a warning for every listener that exposes more than it may mean to:
+//! `tcp://` or `http://` on an address other than loopback (plaintext, and `tcp://` has no
+//! authentication at all), Basic auth on `http://` (passwords in clear text), and a Unix
+//! socket every local user may connect to.
 //!
 //! Handlers see the result in [`reflex::RpcInfo`] (`authenticated`, `username`), the peer
 //! address, and on HTTP the request headers as `info.extra::<http::HeaderMap>()`.
@@ -70,12 +78,23 @@
 //! * [`ServerConfig::idle_timeout`] (300 s): a connection that sends nothing (or stops in
 //!   the middle of a line or an HTTP request) for that long is closed and its slot freed.
 //!   The time a handler runs does not count.
+//! * [`ServerConfig::request_timeout`] (30 s): a request must arrive whole within it from
+//!   its first byte (a line up to its newline; an HTTP head and body), or the connection is
+//!   closed; the TLS handshake is bounded by it too. A client sending a byte now and then
+//!   therefore cannot hold its slot. Handler time does not count.
+//! * [`ServerConfig::max_response_size`] (16 MiB): a larger reply becomes `-32603 Internal
+//!   error` with id `null`; a batch reply that outgrows it mid-way keeps the replies so far
+//!   and ends with that error (line replies may already be on the wire). Logged with the
+//!   size; the connection stays usable.
+//! * [`ServerConfig::max_connections_per_ip`] (off): most connections from one address.
 //!
 //! # Unix sockets
 //!
 //! At start-up a stale socket file (one nothing answers on) is removed; a socket a running
 //! server answers on is an error, and so is a path that is not a socket. The new socket file
-//! gets mode `0660` (owner and group may connect) and is removed when the server stops.
+//! gets mode `0660` (owner and group may connect), or the endpoint's `?mode=`
+//! (`unix:///run/reflex.sock?mode=0600`), before it appears at its path: it is bound in a
+//! private directory next to it and linked into place. It is removed when the server stops.
 //!
 //! # Shutdown
 //!
@@ -91,6 +110,7 @@ mod listen;
 
 use std::future::Future;
 use std::io;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -136,6 +156,17 @@ pub struct ServerConfig {
     /// PEM file with the CA(s) client certificates must be signed by. When set, every TLS
     /// listener requires a client certificate and its subject CN is the user name.
     pub client_ca: Option<PathBuf>,
+    /// PEM files with certificate revocation lists for the client CAs (needs
+    /// [`Self::client_ca`]). A client certificate is refused when it, or a CA certificate
+    /// of its chain other than the trust anchor, is revoked, or when no CRL gives its
+    /// status. Read at start-up. Default: none (revocation is not checked).
+    pub client_crl: Vec<PathBuf>,
+    /// Allow-list of client-certificate subject CNs (needs [`Self::client_ca`]): when not
+    /// empty, a certificate with another CN is refused in the handshake. Default: empty (any
+    /// CN the CA signed).
+    pub client_cn: Vec<String>,
+    /// TLS listeners accept TLS 1.3 only (default: TLS 1.3 and 1.2).
+    pub tls13_only: bool,
     /// HTTP Basic credentials (user, password). Non-empty: HTTP(S) listeners require one of
     /// them. Empty: no HTTP authentication (and `Authorization` headers are ignored).
     pub basic_auth: Vec<(String, String)>,
@@ -145,6 +176,20 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// A connection that sends nothing for this long is closed. Zero disables. Default 300 s.
     pub idle_timeout: Duration,
+    /// A request must arrive whole within this time from its first byte: a line up to its
+    /// newline, an HTTP head and body. A slower connection is closed (HTTP: with 408 when
+    /// the body is late). This is what stops a client from holding a slot by dribbling
+    /// bytes, each of which would restart the idle timer. Zero disables. Default 30 s.
+    pub request_timeout: Duration,
+    /// Largest reply in bytes, a whole batch reply included. A larger reply is replaced by
+    /// `-32603 Internal error` with id `null` (a batch reply is cut short, with that error as
+    /// its last element) and logged with its size. Default 16 MiB; at least 256.
+    pub max_response_size: usize,
+    /// Most connections served at once from one peer address (an IPv6 address counts with
+    /// its whole /64 prefix); more are refused like connections over
+    /// [`Self::max_connections`]. Zero (the default) sets no such limit, since clients behind
+    /// a reverse proxy or NAT share one address; set it on servers clients reach directly.
+    pub max_connections_per_ip: usize,
     /// Map JSON-RPC errors of single HTTP responses to typedjsonrpc's status codes (parse
     /// error / invalid request 400, method not found 404, other errors 500, notification 204)
     /// instead of answering 200. Off by default: most JSON-RPC clients want 200.
@@ -166,10 +211,16 @@ impl Default for ServerConfig {
             tls_cert: None,
             tls_key: None,
             client_ca: None,
+            client_crl: Vec::new(),
+            client_cn: Vec::new(),
+            tls13_only: false,
             basic_auth: Vec::new(),
             max_request_size: 1024 * 1024,
             max_connections: 1024,
             idle_timeout: Duration::from_secs(300),
+            request_timeout: Duration::from_secs(30),
+            max_response_size: 16 * 1024 * 1024,
+            max_connections_per_ip: 0,
             http_status_codes: false,
             engine: reflex::Config::new(),
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -231,7 +282,66 @@ struct Accepted {
     peer: Option<String>,
     listener: Arc<ListenerInfo>,
     _permit: OwnedSemaphorePermit,
+    _ip_slot: Option<IpSlot>,
     _token: TaskTrackerToken,
+}
+
+/// Connections per peer address, for [`ServerConfig::max_connections_per_ip`].
+struct PerIp {
+    max: usize,
+    counts: std::sync::Mutex<std::collections::HashMap<IpAddr, usize>>,
+}
+
+impl PerIp {
+    fn new(max: usize) -> Self {
+        PerIp { max, counts: std::sync::Mutex::new(std::collections::HashMap::new()) }
+    }
+
+    /// What a peer address is counted as: IPv4-mapped IPv6 addresses as IPv4 (a dual-stack
+    /// listener sees IPv4 clients so), other IPv6 addresses by their /64 prefix, since one
+    /// host usually has a whole /64 to pick addresses from.
+    fn key(ip: IpAddr) -> IpAddr {
+        match ip.to_canonical() {
+            IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+            v4 => v4,
+        }
+    }
+
+    fn counts(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<IpAddr, usize>> {
+        // The map stays consistent whatever panicked while it was locked: keep using it.
+        self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A share for one more connection from `ip`, unless it has all it may have.
+    fn acquire(self: &Arc<Self>, ip: IpAddr) -> Option<IpSlot> {
+        let key = Self::key(ip);
+        let mut counts = self.counts();
+        let n = counts.entry(key).or_insert(0);
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot { table: self.clone(), key })
+    }
+}
+
+/// One connection's share of its address's limit, given back when the connection ends.
+struct IpSlot {
+    table: Arc<PerIp>,
+    key: IpAddr,
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut counts = self.table.counts();
+        if let Some(n) = counts.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                // Addresses without connections take no memory.
+                counts.remove(&self.key);
+            }
+        }
+    }
 }
 
 /// Settings and signals every connection shares (independent of the service type).
@@ -240,6 +350,10 @@ struct Common {
     max_request_size: usize,
     max_connections: usize,
     idle_timeout: Duration,
+    request_timeout: Duration,
+    max_response_size: usize,
+    /// Connections per peer address, when limited.
+    per_ip: Option<Arc<PerIp>>,
     http_status_codes: bool,
     basic: auth::BasicAuth,
     /// Graceful shutdown: stop accepting, finish the request in flight, close.
@@ -292,11 +406,23 @@ impl Server {
         if config.max_connections == 0 {
             return Err(ServerError::Config("max_connections must be at least 1".into()));
         }
+        if config.max_response_size < crate::output::MIN_REPLY_LIMIT {
+            return Err(ServerError::Config(format!(
+                "max_response_size must be at least {}",
+                crate::output::MIN_REPLY_LIMIT
+            )));
+        }
         let needs_tls =
             config.listen.iter().any(|e| matches!(e, Endpoint::Tls { .. } | Endpoint::Http { tls: true, .. }));
         let tls_config = match (&config.tls_cert, needs_tls) {
             (Some(cert), true) => {
-                Some(crate::tls::server_config(cert, config.tls_key.as_deref(), config.client_ca.as_deref())?)
+                let options = crate::tls::ServerTlsOptions {
+                    client_ca: config.client_ca.clone(),
+                    client_crl: config.client_crl.clone(),
+                    client_cn: config.client_cn.clone(),
+                    tls13_only: config.tls13_only,
+                };
+                Some(crate::tls::server_config(cert, config.tls_key.as_deref(), &options)?)
             }
             _ => None,
         };
@@ -353,8 +479,9 @@ impl Server {
                     };
                     (Socket::Tcp(l), info)
                 }
-                Endpoint::Unix { path } => {
-                    let (l, guard) = listen::bind_unix(path).await.map_err(bind_err)?;
+                Endpoint::Unix { path, mode } => {
+                    let mode = mode.unwrap_or(listen::SOCKET_MODE);
+                    let (l, guard) = listen::bind_unix(path, mode).await.map_err(bind_err)?;
                     guards.push(guard);
                     let info = ListenerInfo {
                         endpoint: endpoint.clone(),
@@ -369,6 +496,11 @@ impl Server {
             listeners.push((socket, Arc::new(info)));
         }
 
+        for (_, info) in &listeners {
+            for warning in listen::exposure_warnings(&info.endpoint, !config.basic_auth.is_empty()) {
+                tracing::warn!("{warning}");
+            }
+        }
         if !config.basic_auth.is_empty() && !listeners.iter().any(|(_, l)| l.http_path.is_some()) {
             tracing::warn!("Basic auth is configured but no HTTP listener uses it");
         }
@@ -382,6 +514,9 @@ impl Server {
             max_request_size: config.max_request_size,
             max_connections,
             idle_timeout: config.idle_timeout,
+            request_timeout: config.request_timeout,
+            max_response_size: config.max_response_size,
+            per_ip: (config.max_connections_per_ip > 0).then(|| Arc::new(PerIp::new(config.max_connections_per_ip))),
             http_status_codes: config.http_status_codes,
             basic: auth::BasicAuth::new(&config.basic_auth),
             shutdown: CancellationToken::new(),
@@ -472,10 +607,39 @@ async fn accept_loop(
                 continue;
             }
         };
+        // The address's share first: a client that has all its connections is refused
+        // without touching the slots everyone shares.
+        let ip = match &stream {
+            Stream::Tcp(s) => s.peer_addr().ok().map(|a| a.ip()),
+            Stream::Unix(_) => None,
+        };
+        let ip_slot = match (&common.per_ip, ip) {
+            (Some(table), Some(ip)) => match table.acquire(ip) {
+                Some(slot) => Some(slot),
+                None => {
+                    tracing::warn!(
+                        listener = %info.endpoint,
+                        peer = peer.as_deref().unwrap_or("-"),
+                        "connection limit per address ({}) reached: refusing the connection",
+                        table.max
+                    );
+                    reject(stream, &info, &common);
+                    continue;
+                }
+            },
+            _ => None,
+        };
         match common.slots.clone().try_acquire_owned() {
             Ok(permit) => {
                 tracing::debug!(listener = %info.endpoint, peer = peer.as_deref().unwrap_or("-"), "connection accepted");
-                spawn(Accepted { stream, peer, listener: info.clone(), _permit: permit, _token: tracker.token() });
+                spawn(Accepted {
+                    stream,
+                    peer,
+                    listener: info.clone(),
+                    _permit: permit,
+                    _ip_slot: ip_slot,
+                    _token: tracker.token(),
+                });
             }
             Err(_) => {
                 tracing::warn!(
@@ -484,19 +648,24 @@ async fn accept_loop(
                     "connection limit ({}) reached: refusing the connection",
                     common.max_connections
                 );
-                match common.rejecting.clone().try_acquire_owned() {
-                    Ok(permit) => {
-                        let info = info.clone();
-                        tokio::spawn(async move {
-                            let _permit = permit;
-                            let _ = tokio::time::timeout(REJECT_TIMEOUT, refuse(stream, &info)).await;
-                        });
-                    }
-                    // Too many refusals in progress already: just close.
-                    Err(_) => drop(stream),
-                }
+                reject(stream, &info, &common);
             }
         }
+    }
+}
+
+/// Refuses a connection over a limit in the background ([`refuse`]), or just closes it when
+/// too many refusals are in progress already.
+fn reject(stream: Stream, info: &Arc<ListenerInfo>, common: &Common) {
+    match common.rejecting.clone().try_acquire_owned() {
+        Ok(permit) => {
+            let info = info.clone();
+            tokio::spawn(async move {
+                let _permit = permit;
+                let _ = tokio::time::timeout(REJECT_TIMEOUT, refuse(stream, &info)).await;
+            });
+        }
+        Err(_) => drop(stream),
     }
 }
 
@@ -540,14 +709,14 @@ async fn refuse_plain<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static>(mut i
 /// One connection, on a pool thread: TLS handshake if needed, then the protocol.
 async fn serve_connection<S: Service + Send + Sync + 'static>(shared: Arc<Shared<S>>, accepted: Accepted) {
     // The connection slot and the tracker token live until the connection is closed.
-    let Accepted { stream, peer, listener, _permit: permit, _token: token } = accepted;
+    let Accepted { stream, peer, listener, _permit: permit, _ip_slot: ip_slot, _token: token } = accepted;
     let abort = shared.common.abort.clone();
     tokio::select! {
         () = abort.cancelled() => {}
         () = serve_stream(&shared, stream, peer, &listener) => {}
     }
     tracing::debug!(listener = %listener.endpoint, "connection closed");
-    drop((permit, token));
+    drop((permit, ip_slot, token));
 }
 
 async fn serve_stream<S: Service>(shared: &Shared<S>, stream: Stream, peer: Option<String>, listener: &ListenerInfo) {
@@ -566,7 +735,15 @@ async fn serve_io<S: Service, IO: AsyncRead + AsyncWrite + Unpin>(
     let Some(acceptor) = &listener.tls else {
         return serve_protocol(shared, io, Peer { addr: peer, user: None }, listener).await;
     };
-    let tls = match within(shared.common.idle_timeout, acceptor.accept(io)).await {
+    // The handshake comes before the first request and is bounded like one: a client that
+    // dribbles its handshake must not hold the slot for a whole idle timeout.
+    let common = &*shared.common;
+    let handshake_limit = match (common.idle_timeout, common.request_timeout) {
+        (idle, request) if idle.is_zero() => request,
+        (idle, request) if request.is_zero() => idle,
+        (idle, request) => idle.min(request),
+    };
+    let tls = match within(handshake_limit, acceptor.accept(io)).await {
         Some(Ok(tls)) => tls,
         Some(Err(e)) => {
             tracing::debug!(peer = peer.as_deref().unwrap_or("-"), "TLS handshake failed: {e}");

@@ -240,7 +240,7 @@ impl Transport {
                 let stream = tokio_rustls::TlsConnector::from(config).connect(name, tcp).await?;
                 Ok(Box::pin(stream))
             }
-            Endpoint::Unix { path } => open_unix(path).await,
+            Endpoint::Unix { path, .. } => open_unix(path).await,
             Endpoint::Serial { path, baud } => {
                 use tokio_serial::{SerialPort, SerialPortBuilderExt};
                 let port = tokio_serial::new(path.to_string_lossy(), *baud).open_native_async()?;
