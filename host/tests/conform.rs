@@ -3,16 +3,21 @@
 //! not reflex; a server that answers notifications makes the run fail (exit 1) and names the
 //! case; `--filter`, `--vectors` and the usage errors.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
-const WAIT: Duration = Duration::from_secs(10);
+mod support;
+
+use support::fake::line_server;
+use support::{reflex_command, reflex_run, temp_dir, Run, Serve};
+
+/// The bound on one run of the whole suite, which takes a second or two: generous, for a
+/// machine busy with other builds.
+const CONFORM_WAIT: Duration = Duration::from_secs(120);
 
 // ---------------------------------------------------------------------------------------------
 // The vectors, counted independently of the binary.
@@ -53,92 +58,19 @@ fn case_counts() -> (usize, usize) {
 // ---------------------------------------------------------------------------------------------
 // Running things.
 
-/// A running `reflex serve`, killed (by its PID) when dropped.
-struct Serve {
-    child: Child,
-    endpoints: Vec<String>,
-}
-
-impl Serve {
-    fn start(listen: &[&str]) -> Serve {
-        let mut args = vec!["serve"];
-        for url in listen {
-            args.extend(["--listen", url]);
-        }
-        let mut child = Command::new(env!("CARGO_BIN_EXE_reflex"))
-            .args(&args)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start reflex serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut serve = Serve { child, endpoints: Vec::new() };
-        let deadline = Instant::now() + WAIT;
-        while serve.endpoints.len() < listen.len() {
-            let line = rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .expect("reflex serve reports its listeners");
-            let url = line.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected output {line:?}"));
-            serve.endpoints.push(url.to_string());
-        }
-        serve
-    }
-
-    fn endpoint(&self, scheme: &str) -> &str {
-        let prefix = format!("{scheme}://");
-        self.endpoints.iter().find(|e| e.starts_with(&prefix)).unwrap_or_else(|| panic!("no {scheme} listener"))
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Runs `reflex conform ARGS` to completion.
-fn conform(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_reflex"))
-        .arg("conform")
-        .args(args)
-        .args(["--timeout", "5"])
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run reflex conform")
+fn conform(args: &[&str]) -> Run {
+    let mut cmd = reflex_command(&["conform"]);
+    cmd.args(args).args(["--timeout", "5"]);
+    reflex_run(&mut cmd, "", CONFORM_WAIT)
 }
 
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
+fn last_line(out: &Run) -> String {
+    out.stdout.lines().last().unwrap_or_default().to_string()
 }
 
-fn last_line(out: &Output) -> String {
-    stdout(out).lines().last().unwrap_or_default().to_string()
-}
-
-fn explain(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        stdout(out),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("reflex-conform-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+fn explain(out: &Run) -> String {
+    format!("exit {:?}\n--- stdout\n{}\n--- stderr\n{}", out.status.code(), out.stdout, out.stderr)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -191,43 +123,10 @@ fn handle(text: &[u8], flaw: Flaw) -> Option<Value> {
     }
 }
 
-fn serve_connection(stream: TcpStream, flaw: Flaw) {
-    let mut writer = stream.try_clone().expect("clone stream");
-    let mut reader = BufReader::new(stream);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        while line.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
-            line.pop();
-        }
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        if let Some(reply) = handle(&line, flaw) {
-            let mut text = reply.to_string().into_bytes();
-            text.extend_from_slice(b"\r\n");
-            if writer.write_all(&text).is_err() {
-                return;
-            }
-        }
-    }
-}
-
 /// Starts the little server on a free port; returns its `tcp://` URL. It lives as long as the
 /// test process.
 fn foreign_server(flaw: Flaw) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("address");
-    std::thread::spawn(move || {
-        for stream in listener.incoming().map_while(Result::ok) {
-            std::thread::spawn(move || serve_connection(stream, flaw));
-        }
-    });
-    format!("tcp://{addr}")
+    line_server(move |line| handle(line, flaw).map(|reply| reply.to_string()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -237,9 +136,9 @@ fn foreign_server(flaw: Flaw) -> String {
 fn every_case_passes_against_reflex_serve_over_tcp_unix_and_http() {
     let (all, _) = case_counts();
     assert!(all >= 120, "only {all} cases");
-    let dir = temp_dir("serve");
+    let dir = temp_dir("conform-serve");
     let unix = format!("unix://{}", dir.join("reflex.sock").display());
-    let serve = Serve::start(&["tcp://127.0.0.1:0", &unix, "http://127.0.0.1:0/rpc"]);
+    let serve = Serve::start_on(&["tcp://127.0.0.1:0", &unix, "http://127.0.0.1:0/rpc"]);
     let want = format!("{all} passed, 0 failed");
     for scheme in ["tcp", "unix", "http"] {
         let url = serve.endpoint(scheme);
@@ -247,14 +146,14 @@ fn every_case_passes_against_reflex_serve_over_tcp_unix_and_http() {
         assert_eq!(out.status.code(), Some(0), "{scheme}: {}", explain(&out));
         assert_eq!(last_line(&out), want, "{scheme}: {}", explain(&out));
         // Not a terminal and not --verbose: nothing but the summary.
-        assert_eq!(stdout(&out).lines().count(), 1, "{scheme}: {}", explain(&out));
+        assert_eq!(out.stdout.lines().count(), 1, "{scheme}: {}", explain(&out));
     }
     // --verbose: one ✓ line per case.
     let out = conform(&[serve.endpoint("tcp"), "--verbose"]);
     assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
-    let ticks = stdout(&out).lines().filter(|l| l.starts_with("✓ ")).count();
+    let ticks = out.stdout.lines().filter(|l| l.starts_with("✓ ")).count();
     assert_eq!(ticks, all, "{}", explain(&out));
-    assert!(stdout(&out).contains("✓ jsonrpc2-edge: id byte for byte: beyond double range 1e400"), "{}", explain(&out));
+    assert!(out.stdout.contains("✓ jsonrpc2-edge: id byte for byte: beyond double range 1e400"), "{}", explain(&out));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -268,7 +167,7 @@ fn generic_cases_pass_against_a_server_that_is_not_reflex() {
     // Without --generic the demo cases fail, and the error messages are compared exactly.
     let out = conform(&[&url, "--filter", "spec-examples: non-existent method"]);
     assert_eq!(out.status.code(), Some(1), "{}", explain(&out));
-    assert!(stdout(&out).contains("$.error.message"), "{}", explain(&out));
+    assert!(out.stdout.contains("$.error.message"), "{}", explain(&out));
 }
 
 #[test]
@@ -276,7 +175,7 @@ fn a_server_that_answers_notifications_fails_and_the_case_is_named() {
     let url = foreign_server(Flaw::AnswersNotifications);
     let out = conform(&[&url, "--generic"]);
     assert_eq!(out.status.code(), Some(1), "{}", explain(&out));
-    let text = stdout(&out);
+    let text = &out.stdout;
     assert!(text.contains("✗ jsonrpc2-edge: notification of an unknown method\n"), "{}", explain(&out));
     assert!(text.contains("✗ jsonrpc2-spec-examples: notification #2 (foobar, method does not exist)"), "{text}");
     assert!(text.contains("a reply came, but none is allowed"), "{text}");
@@ -293,7 +192,7 @@ fn a_server_that_answers_notifications_fails_and_the_case_is_named() {
 
 #[test]
 fn filter_vectors_dir_and_usage_errors() {
-    let serve = Serve::start(&["tcp://127.0.0.1:0"]);
+    let serve = Serve::start();
     let url = serve.endpoint("tcp");
 
     // --filter matches names and categories, case-insensitively.
@@ -302,7 +201,7 @@ fn filter_vectors_dir_and_usage_errors() {
     assert_eq!(last_line(&out), "13 passed, 0 failed");
 
     // --vectors DIR: only that folder's files; a failing case is reported in full.
-    let dir = temp_dir("vectors");
+    let dir = temp_dir("conform-vectors");
     let mut file = std::fs::File::create(dir.join("mine.json")).expect("create");
     file.write_all(
         br#"[
@@ -317,7 +216,7 @@ fn filter_vectors_dir_and_usage_errors() {
     )
     .expect("write");
     let out = conform(&[url, "--vectors", dir.to_str().expect("utf-8 path")]);
-    let text = stdout(&out);
+    let text = &out.stdout;
     assert_eq!(out.status.code(), Some(1), "{}", explain(&out));
     assert!(text.contains("✗ mine: wrong on purpose"), "{text}");
     assert!(text.contains("actual:   {\"jsonrpc\":\"2.0\",\"result\":3,\"id\":1}"), "{text}");
@@ -332,14 +231,14 @@ fn filter_vectors_dir_and_usage_errors() {
         .expect("write");
     let out = conform(&[url, "--vectors", dir.to_str().expect("utf-8 path")]);
     assert_eq!(out.status.code(), Some(2), "{}", explain(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("zz-bad.json"), "{}", explain(&out));
+    assert!(out.stderr.contains("zz-bad.json"), "{}", explain(&out));
     let out = conform(&[url, "--filter", "no such case anywhere"]);
     assert_eq!(out.status.code(), Some(2), "{}", explain(&out));
     // A port nobody listens on (bound and released).
     let free = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address");
     let out = conform(&[&format!("tcp://{free}")]);
     assert_eq!(out.status.code(), Some(2), "{}", explain(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach"), "{}", explain(&out));
+    assert!(out.stderr.contains("cannot reach"), "{}", explain(&out));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -3,98 +3,20 @@
 //! the HTML page in a real headless browser (Debian's chromium: `./ci.sh setup` installs it).
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
-const WAIT: Duration = Duration::from_secs(10);
+mod support;
+
+use support::fake::fake_server;
+use support::{reflex, temp_dir, Serve, WAIT};
+
 const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// A running `reflex serve`, killed (by PID) when dropped.
-struct Serve {
-    child: Child,
-    endpoints: Vec<String>,
-}
-
-impl Serve {
-    fn start(listen: &[&str]) -> Serve {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_reflex"));
-        cmd.arg("serve");
-        for l in listen {
-            cmd.args(["--listen", l]);
-        }
-        let mut child = cmd
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start reflex serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut endpoints = Vec::new();
-        let deadline = Instant::now() + WAIT;
-        while endpoints.len() < listen.len() {
-            let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("reflex serve did not report its listeners");
-            };
-            let url = line.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected output {line:?}"));
-            endpoints.push(url.to_string());
-        }
-        Serve { child, endpoints }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A line-delimited JSON-RPC server on 127.0.0.1 that answers each method from `answers`
-/// (`Ok(result)` or `Err(error object)`), for the life of the test process. Returns its URL.
-fn fake_server(answers: HashMap<&'static str, Result<Value, Value>>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("tcp://{}", listener.local_addr().expect("address"));
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            let answers = answers.clone();
-            std::thread::spawn(move || {
-                let mut out = stream.try_clone().expect("clone");
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let Ok(request) = serde_json::from_str::<Value>(&line) else { continue };
-                    let id = request.get("id").cloned().unwrap_or(Value::Null);
-                    let method = request["method"].as_str().unwrap_or_default();
-                    let reply = match answers.get(method) {
-                        Some(Ok(result)) => json!({"jsonrpc": "2.0", "result": result, "id": id}),
-                        Some(Err(error)) => json!({"jsonrpc": "2.0", "error": error, "id": id}),
-                        None => {
-                            json!({"jsonrpc": "2.0", "error": {"code": -32601, "message": "Method not found"}, "id": id})
-                        }
-                    };
-                    if out.write_all(format!("{reply}\r\n").as_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    url
-}
 
 /// The reflection of a server that tries to inject markup and code through every string.
 fn hostile_reflection() -> HashMap<&'static str, Result<Value, Value>> {
@@ -124,22 +46,6 @@ fn hostile_reflection() -> HashMap<&'static str, Result<Value, Value>> {
     ])
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("reflex-doc-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-fn reflex(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_reflex"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run reflex")
-}
-
 /// Calls `method` over a line connection (the test's own view of the service).
 fn describe(url: &str, method: &str) -> Value {
     let mut s = TcpStream::connect(url.trim_start_matches("tcp://")).expect("connect");
@@ -156,48 +62,24 @@ fn chromium(profile: &Path, page: &Path, args: &[String]) -> String {
         Path::new(CHROMIUM).exists(),
         "{CHROMIUM} is missing: this test needs Debian's chromium (`./ci.sh setup` installs it)"
     );
-    let mut child = Command::new(CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .arg(format!("file://{}", page.display()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start chromium");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium did not finish within 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut stderr = String::new();
-    let _ = child.stderr.take().expect("stderr").read_to_string(&mut stderr);
-    assert!(status.success(), "chromium failed ({status}): {stderr}");
-    reader.join().expect("stdout reader")
+    let mut cmd = Command::new(CHROMIUM);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()))
+    .args(args)
+    .arg(format!("file://{}", page.display()));
+    let run = support::run(&mut cmd, b"", Duration::from_secs(90));
+    assert!(run.status.success(), "chromium failed ({}): {}", run.status, run.stderr);
+    run.stdout
 }
 
 /// Values of attribute `attr` (double-quoted) in `html`, entity-decoded for `&amp;`/`&quot;`.
@@ -283,13 +165,13 @@ fn outside_code_spans(line: &str) -> String {
 
 #[test]
 fn html_and_markdown_of_the_demo_in_a_real_browser() {
-    let serve = Serve::start(&["tcp://127.0.0.1:0"]);
-    let url = &serve.endpoints[0];
-    let dir = temp_dir("demo");
+    let serve = Serve::start();
+    let url = &serve.url;
+    let dir = temp_dir("doc-demo");
     let page = dir.join("doc.html");
 
-    let out = reflex(&["doc", url, "-o", page.to_str().unwrap()]);
-    assert!(out.status.success(), "reflex doc: {}", String::from_utf8_lossy(&out.stderr));
+    let out = reflex(&["doc", url, "-o", page.to_str().unwrap()], "");
+    assert!(out.status.success(), "reflex doc: {}", out.stderr);
     let html = std::fs::read_to_string(&page).expect("page written");
 
     // Self-contained: inline CSS, no script, no external resource.
@@ -348,9 +230,9 @@ fn html_and_markdown_of_the_demo_in_a_real_browser() {
     assert_links_resolve(&html);
 
     // Markdown, to standard output.
-    let out = reflex(&["doc", url, "--format", "markdown", "-o", "-"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let md = String::from_utf8(out.stdout).expect("UTF-8");
+    let out = reflex(&["doc", url, "--format", "markdown", "-o", "-"], "");
+    assert!(out.status.success(), "{}", out.stderr);
+    let md = out.stdout; // UTF-8: `support::reflex` checks that.
     assert!(md.starts_with("# reflex demo device\n"), "{md}");
     assert!(md.contains("## Types\n") && md.contains("## Functions\n") && md.contains("## Contents\n"));
     assert!(md.contains("<a id=\"func-led.set\"></a>\n\n### `led.set`\n"));
@@ -363,7 +245,7 @@ fn html_and_markdown_of_the_demo_in_a_real_browser() {
     assert!(md.contains("`add(a, b)` \u{2192} int\n"));
     // A .md file name picks Markdown by itself.
     let md_file = dir.join("doc.md");
-    assert!(reflex(&["doc", url, "-o", md_file.to_str().unwrap()]).status.success());
+    assert!(reflex(&["doc", url, "-o", md_file.to_str().unwrap()], "").status.success());
     assert!(std::fs::read_to_string(&md_file).unwrap().starts_with("# reflex demo device\n"));
 
     // A real browser: the parsed DOM has every anchor and the links resolve in it.
@@ -394,10 +276,10 @@ fn html_and_markdown_of_the_demo_in_a_real_browser() {
 #[test]
 fn hostile_server_text_is_escaped() {
     let url = fake_server(hostile_reflection());
-    let dir = temp_dir("hostile");
+    let dir = temp_dir("doc-hostile");
     let page = dir.join("hostile.html");
-    let out = reflex(&["doc", &url, "-o", page.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = reflex(&["doc", &url, "-o", page.to_str().unwrap()], "");
+    assert!(out.status.success(), "{}", out.stderr);
     let html = std::fs::read_to_string(&page).unwrap();
 
     // Nothing the server sent became markup.
@@ -427,9 +309,9 @@ fn hostile_server_text_is_escaped() {
     assert_links_resolve(&dom);
 
     // Markdown: specials escaped, no raw HTML from the server, table cells intact.
-    let out = reflex(&["doc", &url, "--format", "markdown", "-o", "-"]);
+    let out = reflex(&["doc", &url, "--format", "markdown", "-o", "-"], "");
     assert!(out.status.success());
-    let md = String::from_utf8(out.stdout).unwrap();
+    let md = out.stdout;
     let prose: String = md.lines().map(outside_code_spans).collect::<Vec<_>>().join("\n");
     for raw in ["<script", "<img", "<b>", "<i>", "](javascript"] {
         assert!(!prose.contains(raw), "raw {raw:?} in the Markdown:\n{md}");
@@ -450,35 +332,35 @@ fn hostile_server_text_is_escaped() {
 fn exit_codes_and_partial_reflection() {
     // Nobody listening: a connection problem, exit 2.
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let out = reflex(&["doc", &format!("tcp://127.0.0.1:{port}"), "-o", "-"]);
+    let out = reflex(&["doc", &format!("tcp://127.0.0.1:{port}"), "-o", "-"], "");
     assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = &out.stderr;
     assert!(stderr.contains("cannot reach tcp://127.0.0.1:") && stderr.contains("connect"), "{stderr}");
 
     // __describe_functions fails: exit 1 with a message.
     let mut answers = hostile_reflection();
     answers.insert("__describe_functions", Err(json!({"code": -32601, "message": "Method not found"})));
-    let out = reflex(&["doc", &fake_server(answers), "-o", "-"]);
+    let out = reflex(&["doc", &fake_server(answers), "-o", "-"], "");
     assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = &out.stderr;
     assert!(stderr.contains("__describe_functions failed") && stderr.contains("Method not found"), "{stderr}");
     assert!(out.stdout.is_empty());
 
     // Only the custom types fail: documented without them, with a warning.
     let mut answers = hostile_reflection();
     answers.insert("__describe_custom_types", Err(json!({"name": "TypeError", "message": "no types"})));
-    let out = reflex(&["doc", &fake_server(answers), "-o", "-"]);
+    let out = reflex(&["doc", &fake_server(answers), "-o", "-"], "");
     assert_eq!(out.status.code(), Some(0));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = &out.stderr;
     assert!(stderr.contains("warning") && stderr.contains("__describe_custom_types"), "{stderr}");
-    let html = String::from_utf8(out.stdout).unwrap();
+    let html = out.stdout;
     assert!(html.contains("id=\"func-led.set\"") && !html.contains("id=\"types\""));
     // Type names stay, unlinked, when their types are unknown.
     assert!(html.contains("<span class=\"typename\">PhoneType</span>"));
     assert_links_resolve(&html);
 
     // An output file that cannot be written: exit 2.
-    let out = reflex(&["doc", &fake_server(hostile_reflection()), "-o", "/nonexistent-dir/x.html"]);
+    let out = reflex(&["doc", &fake_server(hostile_reflection()), "-o", "/nonexistent-dir/x.html"], "");
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write /nonexistent-dir/x.html"));
+    assert!(out.stderr.contains("cannot write /nonexistent-dir/x.html"));
 }

@@ -4,105 +4,16 @@
 //! generated from a server whose names and descriptions try to break the code.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
-const WAIT: Duration = Duration::from_secs(10);
+mod support;
 
-/// A running `reflex serve`, killed (by PID) when dropped.
-struct Serve {
-    child: Child,
-    endpoints: Vec<String>,
-}
-
-impl Serve {
-    fn start(listen: &[&str]) -> Serve {
-        Serve::start_with(listen, &[])
-    }
-
-    /// Listens on every URL of `listen`, with further options `extra`.
-    fn start_with(listen: &[&str], extra: &[&str]) -> Serve {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_reflex"));
-        cmd.arg("serve").args(extra);
-        for l in listen {
-            cmd.args(["--listen", l]);
-        }
-        let mut child = cmd
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start reflex serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut endpoints = Vec::new();
-        let deadline = Instant::now() + WAIT;
-        while endpoints.len() < listen.len() {
-            let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("reflex serve did not report its listeners");
-            };
-            let url = line.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected output {line:?}"));
-            endpoints.push(url.to_string());
-        }
-        Serve { child, endpoints }
-    }
-
-    fn endpoint(&self, scheme: &str) -> &str {
-        self.endpoints.iter().find(|e| e.starts_with(&format!("{scheme}://"))).expect("endpoint")
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A line-delimited JSON-RPC server on 127.0.0.1 that answers each method from `answers`,
-/// for the life of the test process. Returns its URL.
-fn fake_server(answers: HashMap<&'static str, Value>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("tcp://{}", listener.local_addr().expect("address"));
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            let answers = answers.clone();
-            std::thread::spawn(move || {
-                let mut out = stream.try_clone().expect("clone");
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let Ok(request) = serde_json::from_str::<Value>(&line) else { continue };
-                    let id = request.get("id").cloned().unwrap_or(Value::Null);
-                    let method = request["method"].as_str().unwrap_or_default();
-                    let reply = match answers.get(method) {
-                        Some(result) => json!({"jsonrpc": "2.0", "result": result, "id": id}),
-                        None => {
-                            json!({"jsonrpc": "2.0", "error": {"code": -32601, "message": "Method not found"}, "id": id})
-                        }
-                    };
-                    if out.write_all(format!("{reply}\r\n").as_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    url
-}
+use support::fake::fake_server;
+use support::{reflex, run, temp_dir, Serve};
 
 /// A reflection whose names clash with keywords and with the generated code's own names, and
 /// whose texts try to end strings, docstrings and comments. `led.set` answers `7`,
@@ -111,7 +22,7 @@ fn hostile_server() -> String {
     let evil = "\"\"\" ''' */ \\ \\\" \u{0} \r\n```\nfn main() { panic!() }\n```\n    indented\n</script><script>alert(1)</script> [x](y) \u{202e}rtl\u{2028}sep";
     let many: Vec<Value> =
         (0..17).map(|i| json!({"name": format!("p{i}"), "type": "int", "description": ""})).collect();
-    fake_server(HashMap::from([
+    let answers = HashMap::from([
         (
             "__describe_service",
             json!({"name": "evil \"service\" */ <script>", "description": evil, "version": "1\"; import os #",
@@ -168,59 +79,14 @@ fn hostile_server() -> String {
         ),
         ("led.set", json!(7)),
         ("type", json!("typed")),
-    ]))
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("reflex-gen-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-fn reflex(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_reflex"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run reflex")
+    ]);
+    fake_server(answers.into_iter().map(|(method, result)| (method, Ok(result))).collect())
 }
 
 fn generate(url: &str, lang: &str, file: &Path) -> String {
-    let out = reflex(&["gen", url, "--lang", lang, "-o", file.to_str().unwrap()]);
-    assert!(out.status.success(), "reflex gen --lang {lang}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = reflex(&["gen", url, "--lang", lang, "-o", file.to_str().unwrap()], "");
+    assert!(out.status.success(), "reflex gen --lang {lang}: {}", out.stderr);
     std::fs::read_to_string(file).expect("generated file")
-}
-
-/// Runs `cmd` to completion within `limit`, killing it (by PID) if it takes longer.
-fn run_bounded(mut cmd: Command, limit: Duration, what: &str) -> Output {
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect(what);
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = stdout.read_to_end(&mut v);
-        v
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = stderr.read_to_end(&mut v);
-        v
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} took longer than {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Output { status, stdout: out_reader.join().unwrap(), stderr: err_reader.join().unwrap() }
 }
 
 fn python() -> Command {
@@ -234,8 +100,8 @@ fn python() -> Command {
 fn py_compile(file: &Path) {
     let mut cmd = python();
     cmd.args(["-m", "py_compile"]).arg(file);
-    let out = run_bounded(cmd, Duration::from_secs(60), "python3 -m py_compile");
-    assert!(out.status.success(), "py_compile: {}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&mut cmd, b"", Duration::from_secs(60));
+    assert!(out.status.success(), "py_compile: {}", out.stderr);
 }
 
 const PYTHON_DEMO: &str = r#"
@@ -313,10 +179,10 @@ print("OK auth")
 
 #[test]
 fn python_client_over_tcp_unix_and_http() {
-    let dir = temp_dir("python");
+    let dir = temp_dir("gen-python");
     let sock = dir.join("demo.sock");
     let unix = format!("unix://{}", sock.display());
-    let serve = Serve::start(&["tcp://127.0.0.1:0", &unix, "http://127.0.0.1:0/rpc"]);
+    let serve = Serve::start_on(&["tcp://127.0.0.1:0", &unix, "http://127.0.0.1:0/rpc"]);
     let module = dir.join("demo_client.py");
     let code = generate(serve.endpoint("tcp"), "python", &module);
     assert!(code.starts_with("\"\"\"Client for the service reflex demo device 1.0.0."), "{}", &code[..200]);
@@ -335,9 +201,9 @@ fn python_client_over_tcp_unix_and_http() {
     let urls = [serve.endpoint("tcp"), &unix, serve.endpoint("http")];
     let mut cmd = python();
     cmd.arg(&script).arg(&dir).args(urls);
-    let out = run_bounded(cmd, Duration::from_secs(120), "python3 check.py");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "python3 failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&mut cmd, b"", Duration::from_secs(120));
+    let stdout = &out.stdout;
+    assert!(out.status.success(), "python3 failed:\n{stdout}\n{}", out.stderr);
     for url in urls {
         assert!(stdout.contains(&format!("OK {url} 42 1 True\n")), "{url}: {stdout}");
     }
@@ -347,9 +213,9 @@ fn python_client_over_tcp_unix_and_http() {
     let guarded = Serve::start_with(&["http://127.0.0.1:0/rpc"], &["--basic-auth", "alice:s3cret"]);
     let mut cmd = python();
     cmd.arg("-c").arg(PYTHON_AUTH).arg(&dir).arg(guarded.endpoint("http"));
-    let out = run_bounded(cmd, Duration::from_secs(60), "python3 -c PYTHON_AUTH");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&mut cmd, b"", Duration::from_secs(60));
+    let stdout = &out.stdout;
+    assert!(out.status.success(), "{stdout}\n{}", out.stderr);
     assert!(stdout.contains("OK auth"), "{stdout}");
     drop(guarded);
     let _ = std::fs::remove_dir_all(&dir);
@@ -395,7 +261,7 @@ print("OK hostile")
 #[test]
 fn python_client_from_a_hostile_server() {
     let url = hostile_server();
-    let dir = temp_dir("python-hostile");
+    let dir = temp_dir("gen-python-hostile");
     let module = dir.join("hostile.py");
     let code = generate(&url, "python", &module);
     assert!(!code.contains("<script>alert(1)</script> [x](y) \u{202e}"), "raw bidi control in the code");
@@ -404,9 +270,9 @@ fn python_client_from_a_hostile_server() {
     std::fs::write(&script, PYTHON_HOSTILE).unwrap();
     let mut cmd = python();
     cmd.arg(&script).arg(&dir).arg(&url);
-    let out = run_bounded(cmd, Duration::from_secs(60), "python3 check.py");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "python3 failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&mut cmd, b"", Duration::from_secs(60));
+    let stdout = &out.stdout;
+    assert!(out.status.success(), "python3 failed:\n{stdout}\n{}", out.stderr);
     assert!(stdout.contains("OK hostile"), "{stdout}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -498,10 +364,10 @@ async fn _calls(h: &mut hostile::EvilServiceScriptClient) {
 
 #[test]
 fn rust_client_builds_and_calls_the_server() {
-    let dir = temp_dir("rust");
+    let dir = temp_dir("gen-rust");
     let sock = dir.join("demo.sock");
     let unix = format!("unix://{}", sock.display());
-    let serve = Serve::start(&["tcp://127.0.0.1:0", &unix, "http://127.0.0.1:0/rpc"]);
+    let serve = Serve::start_on(&["tcp://127.0.0.1:0", &unix, "http://127.0.0.1:0/rpc"]);
     let hostile_url = hostile_server();
 
     let project = dir.join("project");
@@ -543,16 +409,16 @@ fn rust_client_builds_and_calls_the_server() {
         .env("CARGO_TARGET_DIR", &target)
         .env("CARGO_PROFILE_DEV_DEBUG", "0")
         .env("CARGO_TERM_COLOR", "never");
-    let out = run_bounded(cmd, Duration::from_secs(25 * 60), "cargo build of the generated client");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = run(&mut cmd, b"", Duration::from_secs(25 * 60));
+    let stderr = &out.stderr;
     assert!(out.status.success(), "the generated client does not build:\n{stderr}");
     assert!(!stderr.contains("warning"), "the generated client builds with warnings:\n{stderr}");
 
     let mut cmd = Command::new(target.join("debug/reflex-gen-check"));
     cmd.arg(&hostile_url).args([serve.endpoint("tcp"), &unix, serve.endpoint("http")]);
-    let out = run_bounded(cmd, Duration::from_secs(60), "the generated client");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&mut cmd, b"", Duration::from_secs(60));
+    let stdout = &out.stdout;
+    assert!(out.status.success(), "{stdout}\n{}", out.stderr);
     for url in [serve.endpoint("tcp"), &unix, serve.endpoint("http")] {
         let expected = format!(
             "{url}: add=5 echo=grüße ☃ led=true fax=3 ints=[1, 2, 3] div=1.5 leds=4 same=true \

@@ -10,15 +10,18 @@
 //! own workspace and target directory) and booted with `firmware/qemu/run.sh`, on loopback
 //! only; every QEMU is killed by its PID when its test ends, and every wait is bounded.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+mod support;
+
+use support::firmware::{build_release, find_tool};
+use support::{json, reflex_run, spawn_lines, wait_for_line, Guard, Run};
 
 /// Longest wait for QEMU to come up, or for one command.
 const WAIT: Duration = Duration::from_secs(30);
@@ -27,22 +30,14 @@ fn qemu_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/qemu")
 }
 
-/// `name` on PATH (or in cargo's bin directory, where `cargo install` puts tools).
-fn find_tool(name: &str) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> =
-        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
-    if let Some(home) = std::env::var_os("CARGO_HOME") {
-        dirs.push(PathBuf::from(home).join("bin"));
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".cargo/bin"));
-    }
-    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
-}
-
-/// `name`, or a failed test that says how to get it.
+/// `name` on PATH (or in cargo's bin directory, where `cargo install` puts tools), or a failed
+/// test that says how to get it.
 fn require_tool(name: &str, how: &str) -> PathBuf {
-    find_tool(name).unwrap_or_else(|| {
+    let cargo_bin = [
+        std::env::var_os("CARGO_HOME").map(|home| PathBuf::from(home).join("bin")),
+        std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo/bin")),
+    ];
+    find_tool(name, cargo_bin.into_iter().flatten()).unwrap_or_else(|| {
         panic!("`{name}` is not installed, and the QEMU firmware tests need it (they are not skipped): {how}")
     })
 }
@@ -59,34 +54,11 @@ fn firmware() -> PathBuf {
     static ELF: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     ELF.get_or_init(|| {
         require_qemu();
-        let dir = qemu_dir();
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        // Built from its own directory, so cargo reads firmware/qemu/.cargo/config.toml (the
-        // target, DEFMT_LOG). Variables that would redirect or alter the build are dropped.
-        let out = Command::new(cargo)
-            .args(["build", "--release"])
-            .current_dir(&dir)
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("CARGO_BUILD_TARGET")
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env_remove("CARGO_BUILD_RUSTFLAGS")
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run cargo: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "building firmware/qemu failed ({}); is the thumbv7m-none-eabi target installed (./ci.sh setup)?\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        let elf = dir.join("target/thumbv7m-none-eabi/release/reflex-qemu");
-        if elf.is_file() {
-            Ok(elf)
-        } else {
-            Err(format!("the firmware build left no {}", elf.display()))
-        }
+        build_release(
+            &qemu_dir(),
+            "target/thumbv7m-none-eabi/release/reflex-qemu",
+            "; is the thumbv7m-none-eabi target installed (./ci.sh setup)?",
+        )
     })
     .clone()
     .unwrap_or_else(|e| panic!("{e}"))
@@ -110,7 +82,7 @@ fn frames_file() -> PathBuf {
 /// A running firmware under QEMU (via run.sh, which execs QEMU: the child's PID is QEMU's),
 /// killed by its PID when dropped.
 struct Qemu {
-    child: Child,
+    child: Guard,
     /// The endpoint URL of UART0.
     url: String,
     /// Where run.sh writes the defmt frames.
@@ -119,41 +91,22 @@ struct Qemu {
 }
 
 impl Qemu {
-    fn spawn(mode: &str) -> (Child, mpsc::Receiver<String>, mpsc::Receiver<String>, PathBuf) {
-        let elf = firmware();
+    /// Boots the firmware with `run.sh MODE`; returns it (its URL still to be set) and its
+    /// stdout, line by line.
+    fn spawn(mode: &str) -> (Qemu, mpsc::Receiver<String>) {
         let frames = frames_file();
-        let mut child = Command::new(qemu_dir().join("run.sh"))
-            .args([mode, "--elf"])
-            .arg(&elf)
-            .env("DEFMT_OUT", &frames)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start firmware/qemu/run.sh");
-        let stdout = child.stdout.take().expect("stdout");
-        let stderr = child.stderr.take().expect("stderr");
-        let (line_tx, line_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = line_tx.send(line);
-            }
-        });
-        let (err_tx, err_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut all = String::new();
-            let _ = BufReader::new(stderr).read_to_string(&mut all);
-            let _ = err_tx.send(all);
-        });
-        (child, line_rx, err_rx, frames)
+        let (child, stdout, stderr) = spawn_lines(
+            Command::new(qemu_dir().join("run.sh")).args([mode, "--elf"]).arg(firmware()).env("DEFMT_OUT", &frames),
+        );
+        (Qemu { child, url: String::new(), frames, stderr }, stdout)
     }
 
     /// Boots the firmware with UART0 on a TCP server socket on 127.0.0.1.
     fn tcp() -> Qemu {
         for _ in 0..3 {
             let port = free_port();
-            let (child, _stdout, stderr, frames) = Qemu::spawn(&port.to_string());
-            let mut q = Qemu { child, url: format!("tcp://127.0.0.1:{port}"), frames, stderr };
+            let (mut q, _stdout) = Qemu::spawn(&port.to_string());
+            q.url = format!("tcp://127.0.0.1:{port}");
             // Up when it accepts a connection (which is closed at once, unused).
             let deadline = Instant::now() + WAIT;
             loop {
@@ -176,25 +129,21 @@ impl Qemu {
 
     /// Boots the firmware with UART0 on a pseudo-terminal.
     fn pty() -> Qemu {
-        let (mut child, stdout, stderr, frames) = Qemu::spawn("--pty");
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match stdout.recv_timeout(left) {
-                Ok(line) => {
-                    // QEMU's own line: "char device redirected to /dev/pts/N (label serial0)".
-                    if let Some(rest) = line.strip_prefix("char device redirected to ") {
-                        let pty = rest.split_whitespace().next().expect("pty path");
-                        assert!(pty.starts_with("/dev/pts/"), "{line}");
-                        let url = format!("serial://{pty}?baud=115200");
-                        return Qemu { child, url, frames, stderr };
-                    }
-                }
-                Err(_) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!("run.sh --pty printed no pty path; stderr: {}", stderr.recv().unwrap_or_default());
-                }
+        let (mut q, stdout) = Qemu::spawn("--pty");
+        // QEMU's own line: "char device redirected to /dev/pts/N (label serial0)".
+        let pty = wait_for_line(&stdout, Instant::now() + WAIT, |line| {
+            let pty = line.strip_prefix("char device redirected to ")?.split_whitespace().next().expect("pty path");
+            assert!(pty.starts_with("/dev/pts/"), "{line}");
+            Some(pty.to_string())
+        });
+        match pty {
+            Ok(pty) => {
+                q.url = format!("serial://{pty}?baud=115200");
+                q
+            }
+            Err(_) => {
+                q.child.end();
+                panic!("run.sh --pty printed no pty path; stderr: {}", q.stderr.recv_timeout(WAIT).unwrap_or_default());
             }
         }
     }
@@ -205,74 +154,25 @@ impl Qemu {
 
     /// Kills QEMU; returns the defmt frames it left.
     fn stop(mut self) -> Vec<u8> {
-        self.kill();
+        self.child.end();
         std::fs::read(&self.frames).unwrap_or_default()
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
 impl Drop for Qemu {
     fn drop(&mut self) {
-        self.kill();
+        self.child.end();
         let _ = std::fs::remove_file(&self.frames);
     }
 }
 
-/// Runs a command with stdin `input`, killing it after [`WAIT`].
-fn run_bounded(cmd: &mut Command, input: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let mut stdin = child.stdin.take().expect("stdin");
-    let input = input.to_string();
-    std::thread::spawn(move || {
-        let _ = stdin.write_all(input.as_bytes());
-    });
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = stdout.read_to_end(&mut v);
-        v
-    });
-    let err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = stderr.read_to_end(&mut v);
-        v
-    });
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} did not finish within {WAIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Output { status, stdout: out.join().expect("stdout"), stderr: err.join().expect("stderr") }
-}
-
 /// `reflex ARGS`, bounded.
-fn reflex(args: &[&str]) -> Output {
+fn reflex(args: &[&str]) -> Run {
     reflex_with_input(args, "")
 }
 
-fn reflex_with_input(args: &[&str], input: &str) -> Output {
-    run_bounded(Command::new(env!("CARGO_BIN_EXE_reflex")).args(args).env("NO_COLOR", "1"), input)
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+fn reflex_with_input(args: &[&str], input: &str) -> Run {
+    reflex_run(Command::new(env!("CARGO_BIN_EXE_reflex")).args(args).env("NO_COLOR", "1"), input, WAIT)
 }
 
 /// `reflex call URL ARGS...`: must succeed; returns stdout, trimmed.
@@ -280,12 +180,8 @@ fn call_ok(url: &str, args: &[&str]) -> String {
     let mut all = vec!["call", url];
     all.extend_from_slice(args);
     let out = reflex(&all);
-    assert!(out.status.success(), "reflex {all:?}: {}\nstderr: {}", out.status, text(&out.stderr));
-    text(&out.stdout).trim().to_string()
-}
-
-fn json(s: &str) -> Value {
-    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
+    assert!(out.status.success(), "reflex {all:?}: {}\nstderr: {}", out.status, out.stderr);
+    out.stdout.trim().to_string()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -308,7 +204,7 @@ fn calls_over_tcp() {
     let out = reflex(&["call", url, "--raw", r#"{"method": "add", "params": [4, 8.9], "id": 36}"#]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert_eq!(
-        text(&out.stdout).trim(),
+        out.stdout.trim(),
         r#"{"result": null, "id": 36, "error": {"name": "TypeError", "message": "add: Expected value of type 'int' for parameter 'b' but got value of type 'float'"}}"#
     );
 
@@ -331,17 +227,17 @@ fn calls_over_tcp() {
     // Errors: exit 1, the error on stderr.
     let out = reflex(&["call", url, "error.user"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
-    let err = text(&out.stderr);
+    let err = &out.stderr;
     assert!(err.contains("UserError") && err.contains("This error was raised on purpose"), "{err}");
     let out = reflex(&["call", url, "add", "1", "true"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
-    assert!(text(&out.stderr).contains("-32602"), "{}", text(&out.stderr));
+    assert!(out.stderr.contains("-32602"), "{}", out.stderr);
     let out = reflex(&["call", url, "error.internal"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
-    assert!(!text(&out.stderr).contains("device log"), "an internal error's detail leaked: {}", text(&out.stderr));
+    assert!(!out.stderr.contains("device log"), "an internal error's detail leaked: {}", out.stderr);
     let out = reflex(&["call", url, "no.such.method"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
-    assert!(text(&out.stderr).contains("-32601"), "{}", text(&out.stderr));
+    assert!(out.stderr.contains("-32601"), "{}", out.stderr);
 }
 
 /// Every conformance case passes on the device, as on `reflex serve`.
@@ -351,14 +247,14 @@ fn conformance_over_tcp() {
     // QEMU's UART moves 16-98 KiB/s depending on the host's load, and one case sends 100 KB:
     // allow it time.
     let out = reflex(&["conform", &q.url, "--verbose", "--timeout", "60"]);
-    let stdout = text(&out.stdout);
+    let stdout = &out.stdout;
     let summary = stdout.lines().last().unwrap_or_default().to_string();
     assert!(
         out.status.success() && summary.ends_with(" 0 failed"),
         "reflex conform against the QEMU firmware ({}): {summary}\n{}\nstderr: {}",
         out.status,
         stdout.lines().filter(|l| !l.starts_with("✓")).collect::<Vec<_>>().join("\n"),
-        text(&out.stderr)
+        out.stderr
     );
     let passed: usize = summary.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0);
     assert!(passed >= 300, "only {passed} cases ran: {summary}");
@@ -376,8 +272,8 @@ fn serial_over_a_pty() {
         &["shell", url, "--no-history"],
         "list\ncall add 20 22\ncall led.set 1 true\ncall led.get 1\n",
     );
-    let stdout = text(&out.stdout);
-    assert!(out.status.success(), "reflex shell: {}\n{stdout}\nstderr: {}", out.status, text(&out.stderr));
+    let stdout = &out.stdout;
+    assert!(out.status.success(), "reflex shell: {}\n{stdout}\nstderr: {}", out.status, out.stderr);
     assert!(stdout.contains("add(a, b) -> int"), "{stdout}");
     assert!(stdout.lines().any(|l| l.trim() == "42"), "{stdout}");
     assert!(stdout.lines().any(|l| l.trim() == "true"), "{stdout}");
@@ -417,32 +313,11 @@ fn defmt_log() {
     assert!(peaks.iter().all(|&p| (500..32 * 1024).contains(&p)), "{peaks:?}");
 }
 
-/// defmt frames → text, through `defmt-print -e ELF < frames` (the frames from a file: they
-/// are binary).
+/// defmt frames → text, through `defmt-print -e ELF < frames`.
 fn decode(defmt_print: &Path, frames: &[u8]) -> String {
-    let path = frames_file();
-    std::fs::write(&path, frames).expect("write frames");
-    let file = std::fs::File::open(&path).expect("open frames");
-    let mut child = Command::new(defmt_print)
-        .arg("-e")
-        .arg(firmware())
-        .stdin(file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run defmt-print");
-    let deadline = Instant::now() + WAIT;
-    while child.try_wait().expect("wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("defmt-print did not finish within {WAIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().expect("defmt-print");
-    let _ = std::fs::remove_file(&path);
-    assert!(out.status.success(), "defmt-print failed: {}", text(&out.stderr));
-    text(&out.stdout)
+    let out = support::run(Command::new(defmt_print).arg("-e").arg(firmware()), frames, WAIT);
+    assert!(out.status.success(), "defmt-print failed: {}", out.stderr);
+    out.stdout
 }
 
 /// CPU time (user + system) of a process so far, in clock ticks (USER_HZ: 100 a second).

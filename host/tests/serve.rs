@@ -1,97 +1,23 @@
 //! `reflex serve`, the real binary: start-up output, listeners, TLS from one PEM, start-up
 //! errors, and shutdown on SIGTERM / SIGINT (exit 0, Unix socket file removed).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const WAIT: Duration = Duration::from_secs(10);
+mod support;
 
-/// A running `reflex serve`, killed if the test fails before it stops.
-struct Serve {
-    child: Child,
-    endpoints: Vec<String>,
-    stderr: mpsc::Receiver<String>,
-}
+use support::{reflex_command, reflex_run, serve_command, temp_dir, Serve, WAIT};
 
-impl Serve {
-    fn start(args: &[&str]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_reflex"))
-            .arg("serve")
-            .args(args)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start reflex");
-        let stdout = child.stdout.take().expect("stdout");
-        let stderr = child.stderr.take().expect("stderr");
-        let (line_tx, line_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = line_tx.send(line);
-            }
-        });
-        let (err_tx, err_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut all = String::new();
-            let _ = BufReader::new(stderr).read_to_string(&mut all);
-            let _ = err_tx.send(all);
-        });
-        let listeners = args.iter().filter(|a| a.contains("://")).count().max(1);
-        let mut endpoints = Vec::new();
-        let deadline = Instant::now() + WAIT;
-        while endpoints.len() < listeners {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match line_rx.recv_timeout(left) {
-                Ok(line) => {
-                    let url =
-                        line.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected output {line:?}"));
-                    endpoints.push(url.to_string());
-                }
-                Err(_) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!("reflex serve did not report its listeners; stderr: {}", err_rx.recv().unwrap_or_default());
-                }
-            }
-        }
-        Serve { child, endpoints, stderr: err_rx }
-    }
-
-    fn endpoint(&self, scheme: &str) -> String {
-        let prefix = format!("{scheme}://");
-        let e = self.endpoints.iter().find(|e| e.starts_with(&prefix)).expect("endpoint");
-        e[prefix.len()..].to_string()
-    }
-
-    /// Sends `signal` and waits for the exit; returns the status and everything on stderr.
-    fn stop(mut self, signal: &str) -> (ExitStatus, String) {
-        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status();
-        assert!(status.expect("kill").success());
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                let stderr = self.stderr.recv_timeout(WAIT).unwrap_or_default();
-                return (status, stderr);
-            }
-            assert!(Instant::now() < deadline, "reflex serve did not exit after SIG{signal}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `reflex serve --listen URL... EXTRA...`, logging at `info`: the tests read its start-up
+/// and shutdown messages.
+fn start(listen: &[&str], extra: &[&str]) -> Serve {
+    let mut cmd = serve_command(listen, extra);
+    cmd.env("RUST_LOG", "info");
+    Serve::spawn(cmd, listen.len())
 }
 
 /// Sends one line, returns the reply line (which must end in CRLF) without its CRLF.
@@ -115,13 +41,6 @@ fn tcp(addr: &str) -> TcpStream {
     s
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("reflex-serve-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 const ADD: &str = r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}"#;
 const ADD_REPLY: &str = r#"{"jsonrpc":"2.0","result":3,"id":1}"#;
 const ECHO: &str = r#"{"method": "echo", "params": ["hi"], "id": 2}"#;
@@ -129,17 +48,16 @@ const ECHO_REPLY: &str = r#"{"result": "hi", "id": 2, "error": null}"#;
 
 #[test]
 fn serves_every_plain_listener_and_stops_cleanly_on_sigterm() {
-    let dir = temp_dir("sigterm");
+    let dir = temp_dir("serve-sigterm");
     let sock = dir.join("reflex.sock");
     let unix_url = format!("unix://{}", sock.display());
-    let serve =
-        Serve::start(&["--listen", "tcp://127.0.0.1:0", "--listen", "http://127.0.0.1:0/rpc", "--listen", &unix_url]);
+    let serve = start(&["tcp://127.0.0.1:0", "http://127.0.0.1:0/rpc", &unix_url], &[]);
     assert_eq!(serve.endpoints.len(), 3);
     assert!(serve.endpoints[0].starts_with("tcp://127.0.0.1:") && !serve.endpoints[0].ends_with(":0"));
     assert!(serve.endpoints[1].starts_with("http://127.0.0.1:") && serve.endpoints[1].ends_with("/rpc"));
     assert_eq!(serve.endpoints[2], unix_url);
 
-    let mut t = tcp(&serve.endpoint("tcp"));
+    let mut t = tcp(serve.address("tcp"));
     assert_eq!(call(&mut t, ADD), ADD_REPLY);
     assert_eq!(call(&mut t, ECHO), ECHO_REPLY);
 
@@ -148,8 +66,7 @@ fn serves_every_plain_listener_and_stops_cleanly_on_sigterm() {
     assert_eq!(call(&mut u, ADD), ADD_REPLY);
     assert_eq!(call(&mut u, ECHO), ECHO_REPLY);
 
-    let http = serve.endpoint("http");
-    let addr = http.trim_end_matches("/rpc");
+    let addr = serve.address("http").trim_end_matches("/rpc");
     let mut h = tcp(addr);
     write!(h, "POST /rpc HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{ADD}", ADD.len()).unwrap();
     let mut response = vec![0u8; 4096];
@@ -168,10 +85,10 @@ fn serves_every_plain_listener_and_stops_cleanly_on_sigterm() {
 
 #[test]
 fn sigint_finishes_the_request_in_flight_then_exits_zero() {
-    let serve = Serve::start(&["--listen", "tcp://127.0.0.1:0"]);
-    let mut t = tcp(&serve.endpoint("tcp"));
+    let serve = start(&["tcp://127.0.0.1:0"], &[]);
+    let mut t = tcp(serve.address("tcp"));
     assert_eq!(call(&mut t, ADD), ADD_REPLY);
-    let addr = serve.endpoint("tcp");
+    let addr = serve.address("tcp").to_string();
     let worker = std::thread::spawn(move || {
         let mut t = tcp(&addr);
         call(&mut t, r#"{"jsonrpc":"2.0","method":"slow_operation","id":9}"#)
@@ -199,11 +116,11 @@ fn tls_from_one_pem_with_certificate_and_key() {
     let leaf_params = rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
     let leaf_key = rcgen::KeyPair::generate().unwrap();
     let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
-    let dir = temp_dir("tls");
+    let dir = temp_dir("serve-tls");
     let pem = dir.join("server.pem");
     std::fs::write(&pem, format!("{}{}", leaf.pem(), leaf_key.serialize_pem())).unwrap();
 
-    let serve = Serve::start(&["--listen", "tls://127.0.0.1:0", "--tls-cert", pem.to_str().unwrap()]);
+    let serve = start(&["tls://127.0.0.1:0"], &["--tls-cert", pem.to_str().unwrap()]);
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca_cert.der().clone()).unwrap();
     let config = rustls::ClientConfig::builder_with_provider(rustls_provider())
@@ -213,7 +130,7 @@ fn tls_from_one_pem_with_certificate_and_key() {
         .with_no_client_auth();
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
     let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
-    let mut stream = rustls::StreamOwned::new(conn, tcp(&serve.endpoint("tls")));
+    let mut stream = rustls::StreamOwned::new(conn, tcp(serve.address("tls")));
     assert_eq!(call(&mut stream, ADD), ADD_REPLY);
     assert_eq!(
         call(&mut stream, r#"{"method": "is_authenticated", "params": [], "id": 3}"#),
@@ -224,9 +141,10 @@ fn tls_from_one_pem_with_certificate_and_key() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `reflex ARGS`, logging at `info` as [`start`] does: its exit code and stderr.
 fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_reflex")).args(args).stdin(Stdio::null()).output().expect("run reflex");
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).to_string())
+    let out = reflex_run(reflex_command(args).env("RUST_LOG", "info"), "", WAIT);
+    (out.status.code(), out.stderr)
 }
 
 #[test]
@@ -252,8 +170,8 @@ fn start_up_errors_exit_nonzero_with_a_message() {
 
 #[test]
 fn debug_mode_warns_and_exposes_internal_errors() {
-    let serve = Serve::start(&["--listen", "tcp://127.0.0.1:0", "--debug", "--basic-auth", "testuser:123456"]);
-    let mut t = tcp(&serve.endpoint("tcp"));
+    let serve = start(&["tcp://127.0.0.1:0"], &["--debug", "--basic-auth", "testuser:123456"]);
+    let mut t = tcp(serve.address("tcp"));
     let reply = call(&mut t, r#"{"jsonrpc":"2.0","method":"error.internal","id":1}"#);
     assert!(reply.contains("device log only"), "{reply}");
     let (status, stderr) = serve.stop("TERM");

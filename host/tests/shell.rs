@@ -2,19 +2,16 @@
 //! against a server that does not describe itself, and interactively on a terminal (tmux):
 //! Tab completion, history across sessions, colours.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::net::TcpListener;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 mod support;
 
-use support::{reflex, Run, Serve, WAIT};
+use support::fake::line_server;
+use support::tmux::{quote, Tmux};
+use support::{reflex, temp_dir, Run, Serve, WAIT};
 
 fn shell(url: &str, script: &str) -> Run {
     reflex(&["shell", url, "--no-history"], script)
@@ -153,24 +150,9 @@ fn batches_need_json_rpc_2() {
 /// A line server that does not describe itself: `__describe_*` get "Method not found",
 /// every other call gets 42; the methods of notifications are sent to the channel.
 fn undescribed_server() -> (String, mpsc::Receiver<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("tcp://{}", listener.local_addr().expect("addr"));
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            let tx = tx.clone();
-            std::thread::spawn(move || serve_undescribed(stream, tx));
-        }
-    });
-    (url, rx)
-}
-
-fn serve_undescribed(stream: TcpStream, notified: mpsc::Sender<String>) {
-    let Ok(mut writer) = stream.try_clone() else { return };
-    for line in BufReader::new(stream).lines() {
-        let Ok(line) = line else { return };
-        let Ok(request) = serde_json::from_str::<Value>(&line) else { continue };
+    let (notified, rx) = mpsc::channel();
+    let url = line_server(move |line| {
+        let request = serde_json::from_slice::<Value>(line).ok()?;
         let reply = match &request {
             Value::Array(batch) => {
                 let replies: Vec<Value> = batch.iter().filter_map(|r| answer(r, &notified)).collect();
@@ -178,11 +160,9 @@ fn serve_undescribed(stream: TcpStream, notified: mpsc::Sender<String>) {
             }
             single => answer(single, &notified),
         };
-        let Some(reply) = reply else { continue };
-        if writer.write_all(format!("{reply}\r\n").as_bytes()).is_err() {
-            return;
-        }
-    }
+        reply.map(|reply| reply.to_string())
+    });
+    (url, rx)
 }
 
 fn answer(request: &Value, notified: &mpsc::Sender<String>) -> Option<Value> {
@@ -217,90 +197,6 @@ fn works_with_a_server_that_does_not_describe_itself() {
 }
 
 // ------------------------------------------------------------------------------ tmux -------
-
-/// A private tmux server (its own socket, no configuration file) running one command in a
-/// 200x50 pane; the server and everything in it is killed when dropped.
-struct Tmux {
-    socket: String,
-}
-
-static SESSIONS: AtomicUsize = AtomicUsize::new(0);
-
-impl Tmux {
-    /// `None` (the test is skipped) when tmux is missing, except under CI, where it must be
-    /// there (`ci.sh setup` installs it).
-    fn start(command: &str) -> Option<Tmux> {
-        if Command::new("tmux").arg("-V").output().is_err() {
-            assert!(std::env::var_os("CI").is_none(), "tmux is missing: run ./ci.sh setup");
-            eprintln!("skipping: tmux is not installed");
-            return None;
-        }
-        let socket = format!("reflex-test-{}-{}", std::process::id(), SESSIONS.fetch_add(1, Ordering::Relaxed));
-        let tmux = Tmux { socket };
-        // The pane stays after the command ends, showing its exit status.
-        let script = format!("{command}; echo \"[exit $?]\"; sleep 600");
-        let status =
-            tmux.cmd(&["new-session", "-d", "-x", "200", "-y", "50", "-s", "t", &script]).status().expect("tmux");
-        assert!(status.success(), "tmux new-session failed");
-        Some(tmux)
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-f", "/dev/null", "-L", &self.socket]).args(args).stdin(Stdio::null()).stderr(Stdio::null());
-        c
-    }
-
-    /// Types `text` literally.
-    fn type_text(&self, text: &str) {
-        assert!(self.cmd(&["send-keys", "-t", "t", "-l", text]).status().expect("tmux").success());
-    }
-
-    /// Presses keys by tmux name (`Enter`, `Tab`, `Up`, `C-d`).
-    fn press(&self, key: &str) {
-        assert!(self.cmd(&["send-keys", "-t", "t", key]).status().expect("tmux").success());
-    }
-
-    /// The pane's text (with `escapes`, its colours as SGR sequences).
-    fn screen(&self, escapes: bool) -> String {
-        let mut args = vec!["capture-pane", "-p", "-t", "t"];
-        if escapes {
-            args.push("-e");
-        }
-        let out = self.cmd(&args).output().expect("tmux capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Waits until the pane shows `text`, and returns the pane.
-    fn wait_for(&self, text: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let screen = self.screen(false);
-            if screen.contains(text) {
-                return screen;
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for {text:?}; the pane shows:\n{screen}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]).status();
-    }
-}
-
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-fn temp_file(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("reflex-shell-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join("history")
-}
 
 fn shell_command(url: &str, extra: &str) -> String {
     format!("env -u NO_COLOR {} shell {url} {extra}", quote(env!("CARGO_BIN_EXE_reflex")))
@@ -352,7 +248,7 @@ fn terminal_tab_completion_of_functions_and_types() {
 #[test]
 fn terminal_history_survives_a_restart() {
     let serve = Serve::start();
-    let history = temp_file("history");
+    let history = temp_dir("shell-history").join("history");
     let command = shell_command(&serve.url, &format!("--history {}", quote(&history.display().to_string())));
     {
         let Some(tmux) = Tmux::start(&command) else { return };

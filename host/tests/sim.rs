@@ -17,14 +17,17 @@
 //! never skipped. The firmware is built once per run (`cargo build --release` of
 //! `firmware/sim`, its own workspace and target directory).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+mod support;
+
+use support::firmware::{build_release, find_tool};
+use support::{json, line_channel, reflex_run, wait, wait_for_line, Guard, Run};
 
 /// Longest wait for the firmware to come up, or for one command.
 const WAIT: Duration = Duration::from_secs(30);
@@ -54,10 +57,7 @@ fn require_network_tools() -> &'static Path {
             "the firmware/sim tests need root (they create a network namespace and a TAP device in it), and run \
              as uid {euid}: run them as root, as CI does (they are not skipped)"
         );
-        let mut dirs: Vec<PathBuf> =
-            std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
-        dirs.extend(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from));
-        let ip = dirs.into_iter().map(|d| d.join("ip")).find(|p| p.is_file()).unwrap_or_else(|| {
+        let ip = find_tool("ip", ["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from)).unwrap_or_else(|| {
             panic!(
                 "`ip` is not installed, and the firmware/sim tests need it (they are not skipped): apt-get install \
                  iproute2 (./ci.sh setup)"
@@ -74,39 +74,9 @@ fn require_network_tools() -> &'static Path {
 /// Builds the firmware once per test run; returns the executable.
 fn firmware() -> PathBuf {
     static EXE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    EXE.get_or_init(|| {
-        let dir = sim_dir();
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        // Variables that would redirect or alter the build are dropped: the firmware has its
-        // own workspace and target directory.
-        let out = Command::new(cargo)
-            .args(["build", "--release", "--manifest-path"])
-            .arg(dir.join("Cargo.toml"))
-            .current_dir(&dir)
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("CARGO_BUILD_TARGET")
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env_remove("CARGO_BUILD_RUSTFLAGS")
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run cargo: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "building firmware/sim failed ({}):\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        let exe = dir.join("target/release/firmware-sim");
-        if exe.is_file() {
-            Ok(exe)
-        } else {
-            Err(format!("the firmware/sim build left no {}", exe.display()))
-        }
-    })
-    .clone()
-    .unwrap_or_else(|e| panic!("{e}"))
+    EXE.get_or_init(|| build_release(&sim_dir(), "target/release/firmware-sim", ""))
+        .clone()
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -208,10 +178,11 @@ impl Drop for Netns {
 /// The firmware running in a namespace of its own; killed by its PID, then the namespace
 /// deleted, when dropped.
 struct Sim {
-    child: Child,
+    child: Guard,
     /// Its log (stderr), line by line.
     log: Arc<Mutex<Vec<String>>>,
-    // Dropped after `Drop::drop` killed the firmware.
+    // Dropped after `child` (fields drop in order): the firmware is killed before its
+    // namespace goes.
     ns: Netns,
 }
 
@@ -228,14 +199,8 @@ impl Sim {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
-        let stdout = child.stdout.take().expect("stdout");
+        let ready = line_channel(child.stdout.take().expect("stdout"));
         let stderr = child.stderr.take().expect("stderr");
-        let (ready_tx, ready_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = ready_tx.send(line);
-            }
-        });
         let log = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&log);
         std::thread::spawn(move || {
@@ -243,20 +208,19 @@ impl Sim {
                 sink.lock().unwrap().push(line);
             }
         });
-        let mut sim = Sim { child, log, ns };
-        let deadline = Instant::now() + WAIT;
-        loop {
-            match ready_rx.recv_timeout(Duration::from_millis(50)) {
-                Ok(line) if line.starts_with("firmware-sim: serving JSON-RPC on tcp://10.200.0.2:1234") => break,
-                Ok(_) => {}
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let status = sim.child.wait().expect("wait");
-                    std::thread::sleep(Duration::from_millis(100)); // the rest of its log
-                    panic!("firmware-sim exited ({status}) before serving:\n{}", sim.log_text());
-                }
+        let mut sim = Sim { child: Guard(child), log, ns };
+        let serving =
+            |line: &str| line.starts_with("firmware-sim: serving JSON-RPC on tcp://10.200.0.2:1234").then_some(());
+        match wait_for_line(&ready, Instant::now() + WAIT, serving) {
+            Ok(()) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                panic!("firmware-sim did not start within {WAIT:?}:\n{}", sim.log_text())
             }
-            assert!(Instant::now() < deadline, "firmware-sim did not start within {WAIT:?}:\n{}", sim.log_text());
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let status = sim.child.wait().expect("wait");
+                std::thread::sleep(Duration::from_millis(100)); // the rest of its log
+                panic!("firmware-sim exited ({status}) before serving:\n{}", sim.log_text());
+            }
         }
         // Serving: the socket tasks listen as soon as the executor first runs them, which is
         // right after the line above. A first call shows they do.
@@ -295,14 +259,14 @@ impl Sim {
     }
 
     /// `reflex ARGS` inside the namespace, bounded.
-    fn reflex(&self, args: &[&str]) -> Output {
+    fn reflex(&self, args: &[&str]) -> Run {
         self.reflex_with_input(args, "")
     }
 
-    fn reflex_with_input(&self, args: &[&str], input: &str) -> Output {
+    fn reflex_with_input(&self, args: &[&str], input: &str) -> Run {
         let mut cmd = self.ns.command(Path::new(env!("CARGO_BIN_EXE_reflex")));
         cmd.args(args).env("NO_COLOR", "1");
-        run_bounded(&mut cmd, input)
+        reflex_run(&mut cmd, input, WAIT)
     }
 
     /// `reflex call URL ARGS...`: must succeed; returns stdout, trimmed.
@@ -314,67 +278,11 @@ impl Sim {
             out.status.success(),
             "reflex {all:?}: {}\nstderr: {}\nfirmware log:\n{}",
             out.status,
-            text(&out.stderr),
+            out.stderr,
             self.log_text()
         );
-        text(&out.stdout).trim().to_string()
+        out.stdout.trim().to_string()
     }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Waits for `child` (bounded by [`WAIT`]) and collects its output.
-fn wait_bounded(mut child: Child, what: &str) -> Output {
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = stdout.read_to_end(&mut v);
-        v
-    });
-    let err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = stderr.read_to_end(&mut v);
-        v
-    });
-    let deadline = Instant::now() + WAIT;
-    let status: ExitStatus = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {WAIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    Output { status, stdout: out.join().expect("stdout"), stderr: err.join().expect("stderr") }
-}
-
-/// Runs a command with stdin `input`, killing it after [`WAIT`].
-fn run_bounded(cmd: &mut Command, input: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let mut stdin = child.stdin.take().expect("stdin");
-    let input = input.to_string();
-    std::thread::spawn(move || {
-        let _ = stdin.write_all(input.as_bytes());
-    });
-    wait_bounded(child, &format!("{cmd:?}"))
-}
-
-fn json(s: &str) -> Value {
-    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -394,15 +302,15 @@ fn calls_and_shell() {
 
     let out = sim.reflex(&["call", URL, "error.user"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
-    assert!(text(&out.stderr).contains("UserError"), "{}", text(&out.stderr));
+    assert!(out.stderr.contains("UserError"), "{}", out.stderr);
 
     // The interactive shell, fed on stdin.
     let out = sim.reflex_with_input(
         &["shell", URL, "--no-history"],
         "list\ncall add 20 22\ncall led.set 1 true\ncall led.get 1\n",
     );
-    let stdout = text(&out.stdout);
-    assert!(out.status.success(), "reflex shell: {}\n{stdout}\nstderr: {}", out.status, text(&out.stderr));
+    let stdout = &out.stdout;
+    assert!(out.status.success(), "reflex shell: {}\n{stdout}\nstderr: {}", out.status, out.stderr);
     assert!(stdout.contains("add(a, b) -> int"), "{stdout}");
     assert!(stdout.lines().any(|l| l.trim() == "42"), "{stdout}");
     // One device behind every connection: LED 1 stays on for the next client.
@@ -419,13 +327,13 @@ fn conformance() {
     let sim = Sim::start();
     let t = Instant::now();
     let out = sim.reflex(&["conform", URL]);
-    let stdout = text(&out.stdout);
+    let stdout = &out.stdout;
     let summary = stdout.lines().last().unwrap_or_default().to_string();
     assert!(
         out.status.success(),
         "reflex conform against firmware/sim: {}\n{stdout}\nstderr: {}\nfirmware log:\n{}",
         out.status,
-        text(&out.stderr),
+        out.stderr,
         sim.log_text()
     );
     let counts: Vec<usize> = summary.split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse().ok()).collect();
@@ -462,20 +370,20 @@ fn concurrent_connections() {
         t0.elapsed()
     );
     assert!(fast < Duration::from_millis(500), "fast_operation took {fast:?} while slow_operation slept");
-    let out = wait_bounded(slow, "reflex call slow_operation");
+    let out = wait(slow, WAIT, "reflex call slow_operation");
     let elapsed = t0.elapsed();
     assert!(out.status.success(), "{out:?}");
-    assert_eq!(text(&out.stdout).trim(), "42");
+    assert_eq!(out.stdout.trim(), "42");
     assert!(elapsed >= Duration::from_secs(1), "slow_operation answered after {elapsed:?}");
     slow = sim.spawn_reflex(&["call", URL, "fast_operation"]); // the slot is free again
-    assert_eq!(text(&wait_bounded(slow, "reflex call fast_operation").stdout).trim(), "41");
+    assert_eq!(wait(slow, WAIT, "reflex call fast_operation").stdout.trim(), "41");
 
     let t = Instant::now();
     let calls: Vec<Child> = (0..3).map(|_| sim.spawn_reflex(&["call", URL, "slow_operation"])).collect();
     for c in calls {
-        let out = wait_bounded(c, "reflex call slow_operation");
+        let out = wait(c, WAIT, "reflex call slow_operation");
         assert!(out.status.success(), "{out:?}");
-        assert_eq!(text(&out.stdout).trim(), "42");
+        assert_eq!(out.stdout.trim(), "42");
     }
     let three = t.elapsed();
     assert!(three < Duration::from_millis(1800), "three concurrent slow_operations took {three:?}");
