@@ -4,121 +4,40 @@
 //! `--client-crl` and `--client-cn`. Loopback only; every wait is bounded and every child is
 //! killed (by its PID, through `Child`) when a test ends.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-const WAIT: Duration = Duration::from_secs(10);
+mod support;
 
-/// A running `reflex serve`.
-struct Serve {
-    child: Child,
-    endpoints: Vec<String>,
-    stderr: mpsc::Receiver<String>,
+use support::{reflex_command, reflex_run, serve_command, temp_dir, Serve, WAIT};
+
+/// `reflex serve --listen URL... EXTRA...` with the variables `env`, logging at `info` (the
+/// tests read its warnings) and without a `REFLEX_BASIC_AUTH` of the caller's, which would
+/// add credentials, unless `env` sets one.
+fn command(listen: &[&str], extra: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = serve_command(listen, extra);
+    cmd.env("RUST_LOG", "info").env_remove("REFLEX_BASIC_AUTH").envs(env.iter().copied());
+    cmd
 }
 
-impl Serve {
-    /// Starts `reflex serve ARGS` with the environment variables `env` (and no
-    /// `REFLEX_BASIC_AUTH` unless given) and waits for one `listening on` line per `--listen`.
-    fn start(args: &[&str], env: &[(&str, &str)]) -> Serve {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_reflex"));
-        command.arg("serve").args(args).env("RUST_LOG", "info").env_remove("REFLEX_BASIC_AUTH");
-        for (k, v) in env {
-            command.env(k, v);
-        }
-        let mut child =
-            command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start reflex");
-        let stdout = child.stdout.take().expect("stdout");
-        let stderr = child.stderr.take().expect("stderr");
-        let (line_tx, line_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = line_tx.send(line);
-            }
-        });
-        let (err_tx, err_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut all = String::new();
-            let _ = BufReader::new(stderr).read_to_string(&mut all);
-            let _ = err_tx.send(all);
-        });
-        let listeners = args.iter().filter(|a| a.contains("://")).count().max(1);
-        let mut endpoints = Vec::new();
-        let deadline = Instant::now() + WAIT;
-        while endpoints.len() < listeners {
-            match line_rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(line) => {
-                    let url =
-                        line.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected output {line:?}"));
-                    endpoints.push(url.to_string());
-                }
-                Err(_) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!("reflex serve did not report its listeners; stderr: {}", err_rx.recv().unwrap_or_default());
-                }
-            }
-        }
-        Serve { child, endpoints, stderr: err_rx }
-    }
-
-    /// `host:port` (or the path) of the first endpoint with this scheme.
-    fn endpoint(&self, scheme: &str) -> String {
-        let prefix = format!("{scheme}://");
-        let e = self.endpoints.iter().find(|e| e.starts_with(&prefix)).expect("endpoint");
-        e[prefix.len()..].trim_end_matches("/rpc").to_string()
-    }
-
-    /// Stops it and returns everything it wrote to stderr.
-    fn stop(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.stderr.recv_timeout(WAIT).unwrap_or_default()
-    }
+/// [`command`], started: waits for the `listening on` line of each of `listen`.
+fn start(listen: &[&str], extra: &[&str], env: &[(&str, &str)]) -> Serve {
+    Serve::spawn(command(listen, extra, env), listen.len())
 }
 
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Stops `serve` with SIGTERM, so that it has written all it will, and returns its stderr.
+fn stop(serve: Serve) -> String {
+    serve.stop("TERM").1
 }
 
-/// Runs `reflex serve ARGS` that is expected to fail at start-up: its exit code and stderr.
-fn fails(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_reflex"));
-    command.arg("serve").args(args).env_remove("REFLEX_BASIC_AUTH");
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let mut child = command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("run");
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("reflex serve {args:?} did not fail within {WAIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    let _ = child.stderr.take().expect("stderr").read_to_string(&mut stderr);
-    (status.code(), stderr)
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("reflex-hardening-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// [`command`], expected to fail at start-up: its exit code and stderr.
+fn fails(listen: &[&str], extra: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let run = reflex_run(&mut command(listen, extra, env), "", WAIT);
+    (run.status.code(), run.stderr)
 }
 
 /// Writes a file with the given mode.
@@ -129,17 +48,19 @@ fn write(path: &Path, text: &str, mode: u32) {
 
 const WHO: &str = r#"{"jsonrpc":"2.0","method":"get_username","id":1}"#;
 
-/// POSTs `WHO` with optional Basic credentials; the status code and the body.
-fn post(addr: &str, credentials: Option<&str>) -> (u16, String) {
+/// POSTs `WHO` to `address` (`host:port/path`, as [`Serve::address`] gives it) with optional
+/// Basic credentials; the status code and the body.
+fn post(address: &str, credentials: Option<&str>) -> (u16, String) {
     use base64::Engine as _;
-    let mut s = TcpStream::connect(addr).expect("connect");
+    let (host, path) = address.split_once('/').unwrap_or((address, ""));
+    let mut s = TcpStream::connect(host).expect("connect");
     s.set_read_timeout(Some(WAIT)).unwrap();
     let auth = credentials.map_or(String::new(), |c| {
         format!("Authorization: Basic {}\r\n", base64::engine::general_purpose::STANDARD.encode(c))
     });
     write!(
         s,
-        "POST /rpc HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n{auth}\r\n{WHO}",
+        "POST /{path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n{auth}\r\n{WHO}",
         WHO.len()
     )
     .unwrap();
@@ -156,17 +77,18 @@ fn post(addr: &str, credentials: Option<&str>) -> (u16, String) {
 #[test]
 fn plaintext_warnings_at_start_up() {
     // Loopback listeners without Basic: nothing to warn about.
-    let serve = Serve::start(&["--listen", "tcp://127.0.0.1:0", "--listen", "http://127.0.0.1:0/rpc"], &[]);
-    let stderr = serve.stop();
+    let serve = start(&["tcp://127.0.0.1:0", "http://127.0.0.1:0/rpc"], &[], &[]);
+    let stderr = stop(serve);
     assert!(!stderr.contains("WARN"), "{stderr}");
 
     // Basic auth on http://, even on loopback: the passwords are in clear text.
-    let serve = Serve::start(
-        &["--listen", "tcp://127.0.0.1:0", "--listen", "http://127.0.0.1:0/rpc", "--listen", "tcp://localhost:0"],
+    let serve = start(
+        &["tcp://127.0.0.1:0", "http://127.0.0.1:0/rpc", "tcp://localhost:0"],
+        &[],
         &[("REFLEX_BASIC_AUTH", "alice:s3cret")],
     );
     let http = serve.endpoints[1].clone();
-    let stderr = serve.stop();
+    let stderr = stop(serve);
     assert!(stderr.contains(&format!("Basic auth on {http}: passwords travel in clear text")), "{stderr}");
     assert!(!stderr.contains("reachable from other machines"), "loopback is not reachable: {stderr}");
     assert!(!stderr.contains("s3cret"), "{stderr}");
@@ -177,36 +99,30 @@ fn plaintext_warnings_at_start_up() {
 
 #[test]
 fn basic_auth_from_a_file() {
-    let dir = temp_dir("file");
+    let dir = temp_dir("hardening-file");
     let file = dir.join("users");
     write(&file, "# who may call\n\nalice:s3cret\r\nbob:pw:with:colons\n", 0o600);
-    let serve = Serve::start(
-        &[
-            "--listen",
-            "http://127.0.0.1:0/rpc",
-            "--basic-auth-file",
-            file.to_str().unwrap(),
-            "--basic-auth",
-            "carol:cli",
-        ],
+    let serve = start(
+        &["http://127.0.0.1:0/rpc"],
+        &["--basic-auth-file", file.to_str().unwrap(), "--basic-auth", "carol:cli"],
         &[],
     );
-    let addr = serve.endpoint("http");
-    assert_eq!(post(&addr, None).0, 401);
-    assert_eq!(post(&addr, Some("alice:wrong")).0, 401);
-    assert_eq!(post(&addr, Some("# who may call")).0, 401, "comments are no credentials");
-    assert_eq!(post(&addr, Some("alice:s3cret")), (200, r#"{"jsonrpc":"2.0","result":"alice","id":1}"#.into()));
-    assert_eq!(post(&addr, Some("bob:pw:with:colons")).1, r#"{"jsonrpc":"2.0","result":"bob","id":1}"#);
+    let addr = serve.address("http");
+    assert_eq!(post(addr, None).0, 401);
+    assert_eq!(post(addr, Some("alice:wrong")).0, 401);
+    assert_eq!(post(addr, Some("# who may call")).0, 401, "comments are no credentials");
+    assert_eq!(post(addr, Some("alice:s3cret")), (200, r#"{"jsonrpc":"2.0","result":"alice","id":1}"#.into()));
+    assert_eq!(post(addr, Some("bob:pw:with:colons")).1, r#"{"jsonrpc":"2.0","result":"bob","id":1}"#);
     // The file adds to --basic-auth.
-    assert_eq!(post(&addr, Some("carol:cli")).1, r#"{"jsonrpc":"2.0","result":"carol","id":1}"#);
-    let stderr = serve.stop();
+    assert_eq!(post(addr, Some("carol:cli")).1, r#"{"jsonrpc":"2.0","result":"carol","id":1}"#);
+    let stderr = stop(serve);
     assert!(!stderr.contains("s3cret"), "{stderr}");
 
     // A group-readable file is used, with a warning.
     write(&file, "alice:s3cret\n", 0o640);
-    let serve = Serve::start(&["--listen", "http://127.0.0.1:0/rpc", "--basic-auth-file", file.to_str().unwrap()], &[]);
-    assert_eq!(post(&serve.endpoint("http"), Some("alice:s3cret")).0, 200);
-    let stderr = serve.stop();
+    let serve = start(&["http://127.0.0.1:0/rpc"], &["--basic-auth-file", file.to_str().unwrap()], &[]);
+    assert_eq!(post(serve.address("http"), Some("alice:s3cret")).0, 200);
+    let stderr = stop(serve);
     assert!(stderr.contains("WARN") && stderr.contains("its group may read"), "{stderr}");
 
     // Refused: a file other users may read, one without credentials, a malformed one, a
@@ -219,14 +135,13 @@ fn basic_auth_from_a_file() {
         ("alice:ok\nalice s3cret\n", 0o600, "line 2: expected USER:PASSWORD"),
     ] {
         write(&file, text, mode);
-        let (code, stderr) = fails(&["--listen", "http://127.0.0.1:0/rpc", "--basic-auth-file", path], &[]);
+        let (code, stderr) = fails(&["http://127.0.0.1:0/rpc"], &["--basic-auth-file", path], &[]);
         assert_eq!(code, Some(1), "{stderr}");
         assert!(stderr.contains(expected) && stderr.contains(path), "{stderr}");
         assert!(!stderr.contains("s3cret"), "{stderr}");
     }
     let missing = dir.join("missing");
-    let (code, stderr) =
-        fails(&["--listen", "http://127.0.0.1:0/rpc", "--basic-auth-file", missing.to_str().unwrap()], &[]);
+    let (code, stderr) = fails(&["http://127.0.0.1:0/rpc"], &["--basic-auth-file", missing.to_str().unwrap()], &[]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("missing"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
@@ -235,33 +150,29 @@ fn basic_auth_from_a_file() {
 #[test]
 fn basic_auth_from_the_environment() {
     let env = [("REFLEX_BASIC_AUTH", "alice:s3cret, with spaces")];
-    let serve = Serve::start(&["--listen", "http://127.0.0.1:0/rpc"], &env);
-    let addr = serve.endpoint("http");
-    assert_eq!(post(&addr, None).0, 401);
-    assert_eq!(post(&addr, Some("alice:s3cret")).0, 401, "the whole value is the password");
-    assert_eq!(post(&addr, Some("alice:s3cret, with spaces")).1, r#"{"jsonrpc":"2.0","result":"alice","id":1}"#);
+    let serve = start(&["http://127.0.0.1:0/rpc"], &[], &env);
+    let addr = serve.address("http");
+    assert_eq!(post(addr, None).0, 401);
+    assert_eq!(post(addr, Some("alice:s3cret")).0, 401, "the whole value is the password");
+    assert_eq!(post(addr, Some("alice:s3cret, with spaces")).1, r#"{"jsonrpc":"2.0","result":"alice","id":1}"#);
     drop(serve);
 
     // --basic-auth replaces the environment variable (clap's usual precedence).
-    let serve = Serve::start(&["--listen", "http://127.0.0.1:0/rpc", "--basic-auth", "bob:pw"], &env);
-    let addr = serve.endpoint("http");
-    assert_eq!(post(&addr, Some("alice:s3cret, with spaces")).0, 401);
-    assert_eq!(post(&addr, Some("bob:pw")).0, 200);
+    let serve = start(&["http://127.0.0.1:0/rpc"], &["--basic-auth", "bob:pw"], &env);
+    let addr = serve.address("http");
+    assert_eq!(post(addr, Some("alice:s3cret, with spaces")).0, 401);
+    assert_eq!(post(addr, Some("bob:pw")).0, 200);
     drop(serve);
 
     // Malformed or empty: a usage error that does not show the value. --help does not either.
     for value in ["alice-s3cret", ":s3cret", ""] {
-        let (code, stderr) = fails(&["--listen", "http://127.0.0.1:0/rpc"], &[("REFLEX_BASIC_AUTH", value)]);
+        let (code, stderr) = fails(&["http://127.0.0.1:0/rpc"], &[], &[("REFLEX_BASIC_AUTH", value)]);
         assert_eq!(code, Some(2), "{value:?}: {stderr}");
         assert!(stderr.contains("USER:PASSWORD"), "{stderr}");
         assert!(value.is_empty() || !stderr.contains(value), "{stderr}");
     }
-    let help = Command::new(env!("CARGO_BIN_EXE_reflex"))
-        .args(["serve", "--help"])
-        .env("REFLEX_BASIC_AUTH", "alice:s3cret")
-        .output()
-        .expect("help");
-    let help = String::from_utf8_lossy(&help.stdout);
+    let help =
+        reflex_run(reflex_command(&["serve", "--help"]).env("REFLEX_BASIC_AUTH", "alice:s3cret"), "", WAIT).stdout;
     assert!(help.contains("REFLEX_BASIC_AUTH") && help.contains("--basic-auth-file"), "{help}");
     assert!(!help.contains("s3cret"), "{help}");
 }
@@ -271,10 +182,10 @@ fn basic_auth_from_the_environment() {
 
 #[test]
 fn unix_socket_mode_option() {
-    let dir = temp_dir("unix-mode");
+    let dir = temp_dir("hardening-unix-mode");
     let sock = dir.join("r.sock");
     let url = format!("unix://{}?mode=0600", sock.display());
-    let serve = Serve::start(&["--listen", &url], &[]);
+    let serve = start(&[&url], &[], &[]);
     assert_eq!(serve.endpoints, [url.as_str()]);
     assert_eq!(std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777, 0o600);
     let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
@@ -284,7 +195,7 @@ fn unix_socket_mode_option() {
     assert_eq!(try_call(&mut u, WHO).as_deref(), Some(r#"{"jsonrpc":"2.0","result":null,"id":1}"#));
     drop(serve);
 
-    let (code, stderr) = fails(&["--listen", &format!("unix://{}?mode=0999", sock.display())], &[]);
+    let (code, stderr) = fails(&[&format!("unix://{}?mode=0999", sock.display())], &[], &[]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("mode must be octal"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
@@ -414,7 +325,7 @@ fn try_call<S: Read + Write>(stream: &mut S, request: &str) -> Option<String> {
 
 #[test]
 fn tls13_only_crl_and_cn_allow_list() {
-    let dir = temp_dir("tls");
+    let dir = temp_dir("hardening-tls");
     let mut pki = Pki::new();
     let server = dir.join("server.pem");
     std::fs::write(&server, pki.server_pem()).unwrap();
@@ -426,12 +337,12 @@ fn tls13_only_crl_and_cn_allow_list() {
     let (server, ca, crl) = (server.to_str().unwrap(), ca.to_str().unwrap(), crl.to_str().unwrap());
     let (tls12, tls13) = ([&rustls::version::TLS12], [&rustls::version::TLS13]);
 
-    let tls_args = ["--listen", "tls://127.0.0.1:0", "--tls-cert", server, "--client-ca", ca];
+    let (tls, tls_args) = (["tls://127.0.0.1:0"], ["--tls-cert", server, "--client-ca", ca]);
     // Without the options: TLS 1.2 is served, and so are bob and carol.
-    let serve = Serve::start(&tls_args, &[]);
-    let addr = serve.endpoint("tls");
+    let serve = start(&tls, &tls_args, &[]);
+    let addr = serve.address("tls");
     for (client, name) in [(&alice, "alice"), (&bob, "bob"), (&carol, "carol")] {
-        let reply = try_call(&mut pki.connect(&addr, client, &tls12), WHO);
+        let reply = try_call(&mut pki.connect(addr, client, &tls12), WHO);
         assert_eq!(reply, Some(format!(r#"{{"jsonrpc":"2.0","result":"{name}","id":1}}"#)));
     }
     drop(serve);
@@ -439,28 +350,28 @@ fn tls13_only_crl_and_cn_allow_list() {
     let hardened =
         [&tls_args[..], &["--tls13-only", "--client-crl", crl, "--client-cn", "alice", "--client-cn", "carol"]]
             .concat();
-    let serve = Serve::start(&hardened, &[]);
-    let addr = serve.endpoint("tls");
-    let reply = try_call(&mut pki.connect(&addr, &alice, &tls13), WHO);
+    let serve = start(&tls, &hardened, &[]);
+    let addr = serve.address("tls");
+    let reply = try_call(&mut pki.connect(addr, &alice, &tls13), WHO);
     assert_eq!(reply.as_deref(), Some(r#"{"jsonrpc":"2.0","result":"alice","id":1}"#));
-    assert_eq!(try_call(&mut pki.connect(&addr, &alice, &tls12), WHO), None, "TLS 1.2 is refused");
-    assert_eq!(try_call(&mut pki.connect(&addr, &bob, &tls13), WHO), None, "bob is not on the allow-list");
-    assert_eq!(try_call(&mut pki.connect(&addr, &carol, &tls13), WHO), None, "carol's certificate is revoked");
-    let reply = try_call(&mut pki.connect(&addr, &alice, &tls13), WHO);
+    assert_eq!(try_call(&mut pki.connect(addr, &alice, &tls12), WHO), None, "TLS 1.2 is refused");
+    assert_eq!(try_call(&mut pki.connect(addr, &bob, &tls13), WHO), None, "bob is not on the allow-list");
+    assert_eq!(try_call(&mut pki.connect(addr, &carol, &tls13), WHO), None, "carol's certificate is revoked");
+    let reply = try_call(&mut pki.connect(addr, &alice, &tls13), WHO);
     assert!(reply.is_some(), "still serving");
     drop(serve);
 
     // The CRL and CN options need a client CA; --tls13-only a certificate.
-    for args in [
-        &["--listen", "tls://127.0.0.1:0", "--tls-cert", server, "--client-crl", crl][..],
-        &["--listen", "tls://127.0.0.1:0", "--tls-cert", server, "--client-cn", "alice"],
-        &["--tls13-only"],
+    for (listen, extra) in [
+        (&tls[..], &["--tls-cert", server, "--client-crl", crl][..]),
+        (&tls, &["--tls-cert", server, "--client-cn", "alice"]),
+        (&[], &["--tls13-only"]),
     ] {
-        let (code, stderr) = fails(args, &[]);
-        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        let (code, stderr) = fails(listen, extra, &[]);
+        assert_eq!(code, Some(2), "{listen:?} {extra:?}: {stderr}");
     }
     // A CRL file without a CRL.
-    let (code, stderr) = fails(&[&tls_args[..], &["--client-crl", ca]].concat(), &[]);
+    let (code, stderr) = fails(&tls, &[&tls_args[..], &["--client-crl", ca]].concat(), &[]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("no certificate revocation list"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
