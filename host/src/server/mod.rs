@@ -276,6 +276,21 @@ enum Stream {
     Unix(UnixStream),
 }
 
+impl Stream {
+    /// The same socket, registered with the reactor of the runtime this is called on.
+    ///
+    /// A tokio socket stays with the reactor it was registered with: a connection accepted
+    /// on the listeners' runtime but served on a pool thread would have every readiness
+    /// event picked up by the listeners' driver thread and handed across to the pool thread,
+    /// a cross-thread wake-up per request (measured: about 10 µs of a 26 µs round trip).
+    fn rehome(self) -> io::Result<Stream> {
+        Ok(match self {
+            Stream::Tcp(s) => Stream::Tcp(TcpStream::from_std(s.into_std()?)?),
+            Stream::Unix(s) => Stream::Unix(UnixStream::from_std(s.into_std()?)?),
+        })
+    }
+}
+
 /// Everything a connection task needs, all `Send` (it crosses to a pool thread).
 struct Accepted {
     stream: Stream,
@@ -720,6 +735,13 @@ async fn serve_connection<S: Service + Send + Sync + 'static>(shared: Arc<Shared
 }
 
 async fn serve_stream<S: Service>(shared: &Shared<S>, stream: Stream, peer: Option<String>, listener: &ListenerInfo) {
+    let stream = match stream.rehome() {
+        Ok(stream) => stream,
+        Err(e) => {
+            tracing::debug!(peer = peer.as_deref().unwrap_or("-"), "cannot move the connection to its worker: {e}");
+            return;
+        }
+    };
     match stream {
         Stream::Tcp(s) => serve_io(shared, s, peer, listener).await,
         Stream::Unix(s) => serve_io(shared, s, peer, listener).await,
