@@ -87,6 +87,18 @@ impl<O: Output> Reply<'_, O> {
         self.ok_erased(&Ser(value)).await
     }
 
+    /// [`Reply::ok`] for a value whose serialization cannot fail ([`Infallible`]): written
+    /// straight away, without the trial run that `ok` makes.
+    pub async fn ok_infallible<T: serde::Serialize + Infallible + ?Sized>(
+        self,
+        value: &T,
+    ) -> Result<(), CallError<O::Error>> {
+        if self.env.is_notification() {
+            return Ok(());
+        }
+        self.ok_erased(&Ser(value)).await
+    }
+
     // The envelope and the transport do not depend on the result's type: one copy of this
     // (and of its state machine) serves every handler.
     async fn ok_erased(self, value: &dyn JsonValue) -> Result<(), CallError<O::Error>> {
@@ -94,5 +106,61 @@ impl<O: Output> Reply<'_, O> {
         self.out.emit(&r).await.map_err(CallError::Io)?;
         *self.replied = true;
         Ok(())
+    }
+}
+
+/// Types whose `serde::Serialize` output can always be written as JSON by reflex's
+/// serializer: no floats (a NaN has no JSON form), no maps (keys may not be strings), no
+/// user impls (they may return errors). [`Reply::ok_infallible`] writes such results without
+/// a trial run; the service macro picks it whenever a handler's result type implements this.
+pub trait Infallible {}
+
+macro_rules! infallible {
+    ($($t:ty),*) => { $(impl Infallible for $t {})* };
+}
+infallible!(bool, char, str, (), i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+impl<T: Infallible + ?Sized> Infallible for &T {}
+impl<T: Infallible> Infallible for Option<T> {}
+impl<T: Infallible> Infallible for [T] {}
+impl<T: Infallible, const N: usize> Infallible for [T; N] {}
+impl<const N: usize> Infallible for heapless::String<N> {}
+impl<T: Infallible, const N: usize> Infallible for heapless::Vec<T, N> {}
+
+/// How the service macro answers with a handler's result: through
+/// [`Reply::ok_infallible`] when the result type is [`Infallible`], else through
+/// [`Reply::ok`]. The choice is made by method resolution on the concrete type
+/// ("autoref specialisation"): `(&&Pick(&v)).send(reply)` finds [`SendInfallible`]
+/// (implemented for `&Pick<T>`, so its `&self` is `&&Pick<T>`) first, and only when
+/// `T: Infallible` does not hold falls back, one dereference later, to [`SendChecked`]
+/// (implemented for `Pick<T>`). Not a stable API.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Pick<'v, T: ?Sized>(pub &'v T);
+
+/// See [`Pick`].
+#[doc(hidden)]
+#[allow(async_fn_in_trait)]
+pub trait SendInfallible {
+    /// Answers through [`Reply::ok_infallible`].
+    async fn send<O: Output>(&self, reply: Reply<'_, O>) -> Result<(), CallError<O::Error>>;
+}
+
+impl<T: serde::Serialize + Infallible + ?Sized> SendInfallible for &Pick<'_, T> {
+    async fn send<O: Output>(&self, reply: Reply<'_, O>) -> Result<(), CallError<O::Error>> {
+        reply.ok_infallible(self.0).await
+    }
+}
+
+/// See [`Pick`].
+#[doc(hidden)]
+#[allow(async_fn_in_trait)]
+pub trait SendChecked {
+    /// Answers through [`Reply::ok`].
+    async fn send<O: Output>(&self, reply: Reply<'_, O>) -> Result<(), CallError<O::Error>>;
+}
+
+impl<T: serde::Serialize + ?Sized> SendChecked for Pick<'_, T> {
+    async fn send<O: Output>(&self, reply: Reply<'_, O>) -> Result<(), CallError<O::Error>> {
+        reply.ok(self.0).await
     }
 }

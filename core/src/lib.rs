@@ -129,5 +129,6 @@ pub use schema::Describe;
 /// Items the declaration macros refer to. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::dispatch::{Pick, SendChecked, SendInfallible};
     pub use serde;
 }

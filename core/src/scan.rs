@@ -152,6 +152,10 @@ const CM_START: u8 = 0;
 const CM_AFTER_MEMBER: u8 = 1;
 /// Iteration is over (after the `}` or after an error).
 const CM_DONE: u8 = 2;
+/// A syntax error at `pos` was found while looking for the next member; reported next.
+const CM_ERROR: u8 = 3;
+/// The object is too deep; reported next.
+const CM_TOO_DEEP: u8 = 4;
 
 /// Iterator returned by [`Scanner::members`].
 #[derive(Debug)]
@@ -189,54 +193,126 @@ impl<'a> CheckedMembers<'a> {
     }
 }
 
-impl<'a> Iterator for CheckedMembers<'a> {
-    type Item = Result<(JsonStr<'a>, Value), ScanError>;
-    #[inline]
-    fn next(&mut self) -> Option<Self::Item> {
+/// A member's key as [`CheckedMembers::next_with`] yields it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Key<'a> {
+    /// A key the caller recognised by its text; the number the caller gave it.
+    Known(u8),
+    /// Any other key.
+    Other(JsonStr<'a>),
+}
+
+impl<'a> CheckedMembers<'a> {
+    /// The next member, like [`Iterator::next`], but `known` sees the bytes from the member's
+    /// opening quote on first. When it recognises the key's text *with* its colon (e.g.
+    /// `"id":`, no escapes, no space before the colon) and returns `Some((n, len))` — `len`
+    /// the length of that text — the key is [`Key::Known`]`(n)` and is not scanned again.
+    /// Anything `known` does not take is scanned as usual. `known` only ever confirms exact
+    /// bytes, so a recognised key is a valid JSON string followed by a colon.
+    #[inline(always)]
+    pub fn next_with(
+        &mut self,
+        known: impl Fn(&[u8]) -> Option<(u8, usize)>,
+    ) -> Option<Result<(Key<'a>, Value), ScanError>> {
+        let p = self.advance()?;
+        let buf = self.scanner.buf;
+        let fine = self.state != CM_ERROR && self.state != CM_TOO_DEEP;
+        if let Some((n, len)) = buf.get(p..).filter(|_| fine).and_then(&known) {
+            let start = skip_ws(buf, p + len);
+            // The object is the one level already used (`max_depth >= 1` checked at `{`).
+            return Some(match scan_value_at(buf, start, self.scanner.max_depth.saturating_sub(1)) {
+                Ok((end, kind)) => {
+                    self.pos = end;
+                    self.state = CM_AFTER_MEMBER;
+                    Ok((Key::Known(n), Value { start, end, kind }))
+                }
+                Err(at) => {
+                    self.state = CM_DONE;
+                    Err(scan_error(at))
+                }
+            });
+        }
+        Some(self.finish_member(p).map(|(k, v)| (Key::Other(k), v)))
+    }
+
+    /// Moves past the `{` or the `,` before the next member and returns where that member
+    /// starts; `None` at the end (after the `}`); `Some(Err)` was already reported when the
+    /// state became done.
+    #[inline(always)]
+    fn advance(&mut self) -> Option<usize> {
         let buf = self.scanner.buf;
         let p = skip_ws(buf, self.pos);
-        // Find where the next member starts, or finish.
-        let p = match self.state {
+        match self.state {
             CM_AFTER_MEMBER => match buf.get(p) {
-                Some(b',') => skip_ws(buf, p + 1),
+                Some(b',') => Some(skip_ws(buf, p + 1)),
                 Some(b'}') => {
                     self.pos = p + 1;
                     self.state = CM_DONE;
-                    return None;
+                    None
                 }
                 _ => {
-                    self.state = CM_DONE;
-                    return Some(Err(ScanError::Syntax(fail(buf, p))));
+                    self.state = CM_ERROR;
+                    self.pos = fail(buf, p);
+                    Some(p)
                 }
             },
             CM_START => {
                 self.state = CM_DONE;
                 if buf.get(p) != Some(&b'{') {
-                    return Some(Err(ScanError::Syntax(fail(buf, p))));
+                    self.state = CM_ERROR;
+                    self.pos = fail(buf, p);
+                    return Some(p);
                 }
                 if self.scanner.max_depth == 0 {
-                    return Some(Err(ScanError::TooDeep));
+                    self.state = CM_TOO_DEEP;
+                    return Some(p);
                 }
                 let p = skip_ws(buf, p + 1);
                 if buf.get(p) == Some(&b'}') {
                     self.pos = p + 1;
                     return None;
                 }
-                p
+                Some(p)
             }
-            _ => return None,
-        };
+            _ => None,
+        }
+    }
+
+    /// The member at `p` (after [`Self::advance`]), scanned in full; reports an error
+    /// [`Self::advance`] found.
+    #[inline(always)]
+    fn finish_member(&mut self, p: usize) -> Result<(JsonStr<'a>, Value), ScanError> {
+        match self.state {
+            CM_ERROR => {
+                self.state = CM_DONE;
+                return Err(ScanError::Syntax(self.pos));
+            }
+            CM_TOO_DEEP => {
+                self.state = CM_DONE;
+                return Err(ScanError::TooDeep);
+            }
+            _ => {}
+        }
         match self.member(p) {
             Ok(member) => {
                 self.pos = member.1.end;
                 self.state = CM_AFTER_MEMBER;
-                Some(Ok(member))
+                Ok(member)
             }
             Err(at) => {
                 self.state = CM_DONE;
-                Some(Err(scan_error(at)))
+                Err(scan_error(at))
             }
         }
+    }
+}
+
+impl<'a> Iterator for CheckedMembers<'a> {
+    type Item = Result<(JsonStr<'a>, Value), ScanError>;
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let p = self.advance()?;
+        Some(self.finish_member(p))
     }
 }
 
@@ -1088,6 +1164,42 @@ mod tests {
     fn bad(s: &[u8]) {
         let r = doc(s);
         assert!(r.is_err(), "should reject {:?}: {r:?}", String::from_utf8_lossy(s));
+    }
+
+    /// `next_with` recognising `"id":` as key 7: what it yields for `s`, keys rendered as
+    /// `#7` or their raw text, values as their text, an error as `!`.
+    fn keyed(s: &str, depth: u8) -> Vec<String> {
+        let sc = Scanner::new(s.as_bytes(), depth);
+        let mut it = sc.members(0);
+        let mut out = Vec::new();
+        let id = |at: &[u8]| at.starts_with(b"\"id\":").then_some((7, 5));
+        while let Some(item) = it.next_with(id) {
+            match item {
+                Ok((Key::Known(n), v)) => out.push(std::format!("#{n}={}", String::from_utf8_lossy(v.bytes(sc.buf())))),
+                Ok((Key::Other(k), v)) => out.push(std::format!(
+                    "{}={}",
+                    String::from_utf8_lossy(k.raw()),
+                    String::from_utf8_lossy(v.bytes(sc.buf()))
+                )),
+                Err(_) => out.push("!".into()),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn next_with_takes_known_keys_and_validates_the_rest() {
+        assert_eq!(keyed(r#"{"id":1, "a" : [2], "id" :3,"i\u0064":4}"#, 8), ["#7=1", "a=[2]", "id=3", "i\\u0064=4"]);
+        assert_eq!(keyed("{}", 8), Vec::<String>::new());
+        // A known key after a missing comma, or at the top of a non-object, is still an error.
+        assert_eq!(keyed(r#"{"a":1 "id":2}"#, 8), ["a=1", "!"]);
+        assert_eq!(keyed(r#""id":2"#, 8), ["!"]);
+        assert_eq!(keyed(r#"{"id":1,}"#, 8), ["#7=1", "!"]);
+        assert_eq!(keyed(r#"{"id":tru}"#, 8), ["!"]);
+        // The object is one level: a known key's value gets the rest.
+        assert_eq!(keyed(r#"{"id":[[]]}"#, 3), ["#7=[[]]"]);
+        assert_eq!(keyed(r#"{"id":[[]]}"#, 2), ["!"]);
+        assert_eq!(keyed(r#"{"id":1}"#, 0), ["!"]);
     }
 
     fn nested(depth: usize, open: &str, close: &str) -> String {

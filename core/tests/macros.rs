@@ -313,3 +313,97 @@ fn dispatch_errors() {
     let reply = call(r#"{"jsonrpc":"2.0","id":1,"method":"level.get","params":[4]}"#, &info);
     assert_eq!(reply["error"]["code"], -32602, "{reply}");
 }
+
+/// Results that cannot be written as JSON, and results that always can.
+struct Results;
+
+/// Serializes two fields, then fails: a reply cut after its first bytes.
+struct HalfThenFail;
+
+impl serde::Serialize for HalfThenFail {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error as _, SerializeSeq};
+        let mut seq = s.serialize_seq(None)?;
+        seq.serialize_element(&1)?;
+        seq.serialize_element(&2)?;
+        Err(S::Error::custom("gave up half-way"))
+    }
+}
+
+impl Describe for HalfThenFail {
+    const TYPE: &'static TypeDesc = &TypeDesc::Array;
+}
+
+#[reflex::service(name = "results", version = "1")]
+impl Results {
+    /// Not a number: no JSON form, written as `null` (as serde_json does).
+    fn nan(&self) -> f64 {
+        f64::NAN
+    }
+
+    /// Fails in the middle of serializing.
+    fn half(&self) -> HalfThenFail {
+        HalfThenFail
+    }
+
+    /// Fails in the middle of serializing, inside `Ok`.
+    fn half_ok(&self) -> Result<HalfThenFail, Error> {
+        Ok(HalfThenFail)
+    }
+
+    /// Nested values that always serialize (written without a trial run).
+    fn nested(&self) -> [Option<&'static str>; 3] {
+        [Some("a\"b"), None, Some("\u{e9}")]
+    }
+
+    /// A heapless vector of numbers.
+    fn list(&self) -> heapless::Vec<u16, 4> {
+        heapless::Vec::from_slice(&[1, 2, 3]).unwrap_or_default()
+    }
+}
+
+/// The exact reply bytes of `Results` to `request`, for 2.0 and 1.0 and in a batch.
+fn results_reply(request: &str) -> String {
+    let mut scratch = [0u8; 64];
+    let mut out = [0u8; 512];
+    let info = RpcInfo::new(reflex::Transport::InProcess);
+    let n = reflex::io::handle_to_slice(
+        &Results,
+        &reflex::Config::new(),
+        request.as_bytes(),
+        &mut scratch,
+        &info,
+        &mut out,
+    )
+    .expect("reply fits");
+    String::from_utf8(out[..n].to_vec()).expect("UTF-8")
+}
+
+#[test]
+fn results_that_cannot_be_serialized_are_internal_errors_with_nothing_partial() {
+    let internal = r#"{"jsonrpc":"2.0","error":{"code":-32603,"message":"Internal error"},"id":1}"#;
+    assert_eq!(
+        results_reply(r#"{"jsonrpc":"2.0","method":"nan","id":1}"#),
+        r#"{"jsonrpc":"2.0","result":null,"id":1}"#
+    );
+    for m in ["half", "half_ok"] {
+        assert_eq!(results_reply(&format!(r#"{{"jsonrpc":"2.0","method":"{m}","id":1}}"#)), internal, "{m}");
+        assert_eq!(
+            results_reply(&format!(r#"{{"method":"{m}","params":[],"id":1}}"#)),
+            r#"{"result": null, "id": 1, "error": {"name": "InternalError", "message": "Internal error"}}"#,
+            "{m}"
+        );
+    }
+    assert_eq!(
+        results_reply(r#"[{"jsonrpc":"2.0","method":"half","id":1},{"jsonrpc":"2.0","method":"list","id":2}]"#),
+        format!(r#"[{internal},{{"jsonrpc":"2.0","result":[1,2,3],"id":2}}]"#)
+    );
+    assert_eq!(
+        results_reply(r#"{"jsonrpc":"2.0","method":"nested","id":"x"}"#),
+        r#"{"jsonrpc":"2.0","result":["a\"b",null,"é"],"id":"x"}"#
+    );
+    assert_eq!(
+        results_reply(r#"{"method":"nested","params":[],"id":2}"#),
+        r#"{"result": ["a\"b", null, "\u00e9"], "id": 2, "error": null}"#
+    );
+}

@@ -610,14 +610,23 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             ReturnType::Type(_, ty) => last_segment(ty).is_some_and(|s| s.ident == "Result"),
             ReturnType::Default => false,
         };
+        // Results whose type is `reflex::dispatch::Infallible` skip `Reply::ok`'s trial run;
+        // `Pick` chooses by the concrete type (see its docs).
+        let send = quote! {
+            {
+                #[allow(unused_imports)]
+                use ::reflex::__private::{SendChecked as _, SendInfallible as _};
+                (&&::reflex::__private::Pick(&value)).send(reply).await
+            }
+        };
         let respond = match &e.ret {
             ReturnType::Default => quote! {
                 #call;
-                reply.ok(&()).await
+                reply.ok_infallible(&()).await
             },
             ReturnType::Type(..) if returns_result => quote! {
                 match #call {
-                    ::core::result::Result::Ok(value) => reply.ok(&value).await,
+                    ::core::result::Result::Ok(value) => #send,
                     ::core::result::Result::Err(error) => ::core::result::Result::Err(
                         ::reflex::CallError::Rpc(::core::convert::Into::into(error)),
                     ),
@@ -625,7 +634,7 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             },
             ReturnType::Type(..) => quote! {
                 let value = #call;
-                reply.ok(&value).await
+                #send
             },
         };
         arms.push(quote! {
