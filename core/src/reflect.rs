@@ -132,8 +132,14 @@ fn describe_service(w: &mut W<'_>, d: &ServiceDesc) -> Result<(), Stop> {
     w.raw(b"}")
 }
 
+/// Whether the service declared no custom fields (an empty or blank text). JSON whitespace
+/// is ASCII: `str::trim` would pull the Unicode whitespace tables into flash.
+fn no_custom_fields(d: &ServiceDesc) -> bool {
+    d.custom_fields.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+}
+
 fn custom_fields(w: &mut W<'_>, d: &ServiceDesc) -> Result<(), Stop> {
-    if d.custom_fields.trim().is_empty() {
+    if no_custom_fields(d) {
         w.raw(b"{}")
     } else {
         // Checked to be a JSON object when the service was declared.
@@ -306,7 +312,7 @@ fn openrpc(w: &mut W<'_>, d: &ServiceDesc) -> Result<(), Stop> {
         first = false;
     }
     w.raw(b"}}")?;
-    if !d.custom_fields.trim().is_empty() {
+    if !no_custom_fields(d) {
         w.key(false, "x-custom-fields")?;
         custom_fields(w, d)?;
     }
