@@ -359,35 +359,12 @@ pub struct Args<'a> {
     f: &'static FunctionDesc,
     params: Option<Value>,
     decoder: Decoder<'a>,
-    /// Positional params: the walk just past element `next - 1`, so that the dispatcher's
-    /// calls `get(0)`, `get(1)`, ... each step one element instead of starting over.
-    rest: Option<scan::Elements<'a>>,
-    next: usize,
 }
 
 impl<'a> Args<'a> {
     /// The parameters `params` (already checked against `f`) over `decoder`.
     pub fn new(f: &'static FunctionDesc, params: Option<Value>, decoder: Decoder<'a>) -> Self {
-        Args { f, params, decoder, rest: None, next: 0 }
-    }
-
-    /// Element `index` of the positional params `p`.
-    fn element(&mut self, p: Value, index: usize) -> Option<Value> {
-        let mut walk = match self.rest.take() {
-            Some(walk) if self.next == index => walk,
-            _ => {
-                let mut walk = scan::elements(self.decoder.buf, p);
-                // `index` elements skipped; the next one is `index`.
-                if index > 0 {
-                    walk.nth(index - 1)?;
-                }
-                walk
-            }
-        };
-        let v = walk.next()?;
-        self.rest = Some(walk);
-        self.next = index + 1;
-        Some(v)
+        Args { f, params, decoder }
     }
 
     /// Decodes parameter `index`. An error here means the parameter's `Describe` and
@@ -396,7 +373,7 @@ impl<'a> Args<'a> {
     pub fn get<T: FromParam<'a>>(&mut self, index: usize) -> Result<T, crate::Error> {
         let v = match self.params {
             Some(p) if p.kind == Kind::Object => self.f.params.get(index).and_then(|d| self.decoder.member(p, d.name)),
-            Some(p) => self.element(p, index),
+            Some(p) => scan::elements(self.decoder.buf, p).nth(index),
             None => None,
         };
         match v.and_then(|v| T::from_param(v, &mut self.decoder)) {

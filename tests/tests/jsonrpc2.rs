@@ -351,6 +351,28 @@ fn escaped_names_and_duplicate_members() {
             Some(r#"{"jsonrpc":"2.0","result":3,"id":1}"#),
         ),
     ]);
+    // Spaces before the colons (the keys then take the general path), and keys that only
+    // start like the envelope's.
+    check_exact(&[
+        (
+            r#"{ "jsonrpc" : "2.0" , "method" : "add" , "params" : [1,2] , "id" : 5 }"#,
+            Some(r#"{"jsonrpc":"2.0","result":3,"id":5}"#),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","methods":"echo","method":"add","idx":9,"params":[1,2],"id":5,"i":1}"#,
+            Some(r#"{"jsonrpc":"2.0","result":3,"id":5}"#),
+        ),
+        (r#"{"jsonrpc":"2.0","method":"add","params":[1,2] "id":5}"#, Some(PARSE_ERROR)),
+    ]);
+    // A duplicate that is overwritten still counts against the nesting limit: the text as a
+    // whole is too deep (found by the `request` fuzz target).
+    let deep = r#"{"jsonrpc":"2.0","method":"add","params":[[[{}]]],"params":[1,2],"id":1}"#;
+    let info = RpcInfo::new(Transport::InProcess);
+    assert_eq!(call_with(&Config::new().max_depth(4), &info, deep.as_bytes()).as_deref(), Some(PARSE_ERROR));
+    assert_eq!(
+        call_with(&Config::new().max_depth(5), &info, deep.as_bytes()).as_deref(),
+        Some(r#"{"jsonrpc":"2.0","result":3,"id":1}"#)
+    );
     // An escaped builtin name is the builtin.
     let a = reply(r#"{"jsonrpc":"2.0","method":"__describe_s\u0065rvice","id":1}"#);
     let b = reply(r#"{"jsonrpc":"2.0","method":"__describe_service","id":1}"#);
