@@ -222,6 +222,8 @@ step_thumb() {
     run cargo build -p reflex --no-default-features --target thumbv6m-none-eabi
     run cargo build -p reflex --no-default-features --target thumbv7m-none-eabi
     run cargo build -p reflex --no-default-features --features defmt --target thumbv7m-none-eabi
+    # The core's unit tests without any feature (no floats, no rpc.discover), on the host.
+    run cargo test -p reflex --no-default-features --lib
     run cargo build -p reflex-demo --no-default-features --target thumbv6m-none-eabi
     run cargo build -p reflex-demo --target thumbv7m-none-eabi
 }

@@ -48,9 +48,16 @@ pub fn builtin(method: JsonStr<'_>) -> Option<Builtin> {
     if !matches!(method.raw().first(), Some(b'_' | b'r' | b'\\')) {
         return None;
     }
-    [Builtin::Service, Builtin::Functions, Builtin::CustomTypes, Builtin::Discover]
-        .into_iter()
-        .find(|b| method.eq_str(b.name()))
+    [
+        Builtin::Service,
+        Builtin::Functions,
+        Builtin::CustomTypes,
+        // Without the `openrpc` feature `rpc.discover` is an unknown `rpc.*` method (-32601).
+        #[cfg(feature = "openrpc")]
+        Builtin::Discover,
+    ]
+    .into_iter()
+    .find(|b| method.eq_str(b.name()))
 }
 
 /// The result of a builtin for a service.
@@ -69,7 +76,11 @@ impl JsonValue for Doc {
             Builtin::Service => describe_service(&mut w, self.desc),
             Builtin::Functions => describe_functions(&mut w, self.desc),
             Builtin::CustomTypes => describe_custom_types(&mut w, self.desc),
+            #[cfg(feature = "openrpc")]
             Builtin::Discover => openrpc(&mut w, self.desc),
+            // `builtin` never names it without the feature, so no plan asks for it.
+            #[cfg(not(feature = "openrpc"))]
+            Builtin::Discover => w.raw(b"null"),
         }
     }
 }
@@ -239,6 +250,7 @@ fn describe_custom_types(w: &mut W<'_>, d: &ServiceDesc) -> Result<(), Stop> {
     w.raw(b"]")
 }
 
+#[cfg(feature = "openrpc")]
 fn openrpc(w: &mut W<'_>, d: &ServiceDesc) -> Result<(), Stop> {
     w.raw(b"{")?;
     w.key(true, "openrpc")?;
@@ -320,6 +332,7 @@ fn openrpc(w: &mut W<'_>, d: &ServiceDesc) -> Result<(), Stop> {
 }
 
 /// The JSON Schema of a type, referring to custom types in `components.schemas`.
+#[cfg(feature = "openrpc")]
 fn schema(w: &mut W<'_>, ty: &TypeDesc, description: Option<&str>) -> Result<(), Stop> {
     w.raw(b"{")?;
     let mut first = true;
@@ -378,12 +391,14 @@ fn schema(w: &mut W<'_>, ty: &TypeDesc, description: Option<&str>) -> Result<(),
     w.raw(b"}")
 }
 
+#[cfg(feature = "openrpc")]
 fn type_only(w: &mut W<'_>, first: bool, name: &str) -> Result<(), Stop> {
     w.key(first, "type")?;
     w.str(name)
 }
 
 /// The schema of a custom type, for `components.schemas`.
+#[cfg(feature = "openrpc")]
 fn component(w: &mut W<'_>, ty: &TypeDesc) -> Result<(), Stop> {
     match ty {
         TypeDesc::Enum(e) => {
@@ -446,5 +461,25 @@ fn component(w: &mut W<'_>, ty: &TypeDesc) -> Result<(), Stop> {
             w.raw(b"false}")
         }
         _ => schema(w, ty, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_by_name() {
+        for b in [Builtin::Service, Builtin::Functions, Builtin::CustomTypes] {
+            assert_eq!(builtin(JsonStr::new(b.name().as_bytes())), Some(b));
+        }
+        assert_eq!(builtin(JsonStr::new(b"__describe_s\\u0065rvice")), Some(Builtin::Service));
+        // Without the `openrpc` feature `rpc.discover` is no builtin: -32601 like any unknown
+        // `rpc.*` name.
+        let discover = builtin(JsonStr::new(b"rpc.discover"));
+        assert_eq!(discover, cfg!(feature = "openrpc").then_some(Builtin::Discover));
+        for other in [&b"rpc.Discover"[..], b"__describe", b"", b"rpc.discover "] {
+            assert_eq!(builtin(JsonStr::new(other)), None);
+        }
     }
 }

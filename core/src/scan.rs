@@ -142,7 +142,15 @@ impl<'a> Scanner<'a> {
     /// The object itself counts as one level of depth. After the last member,
     /// [`CheckedMembers::end`] is the offset one past the closing `}`.
     pub fn members(&self, obj_start: usize) -> CheckedMembers<'a> {
-        CheckedMembers { scanner: *self, pos: obj_start, state: CM_START }
+        CheckedMembers { scanner: *self, pos: obj_start, state: CM_START, validated: false }
+    }
+
+    /// [`Scanner::members`] for an object inside text that [`Scanner::document`] has
+    /// accepted already (a batch element): the structure and keys are checked as usual, but
+    /// values are only skipped over, not validated a second time. On text that was not
+    /// validated the members found are unspecified, but nothing panics.
+    pub fn members_of_validated(&self, obj_start: usize) -> CheckedMembers<'a> {
+        CheckedMembers { scanner: *self, pos: obj_start, state: CM_START, validated: true }
     }
 }
 
@@ -163,9 +171,26 @@ pub struct CheckedMembers<'a> {
     scanner: Scanner<'a>,
     pos: usize,
     state: u8,
+    /// The text was validated before: values are skipped, not scanned.
+    validated: bool,
 }
 
 impl<'a> CheckedMembers<'a> {
+    /// The value starting at `start`: its end and kind.
+    #[inline(always)]
+    fn value_at(&self, start: usize) -> Scan<(usize, Kind)> {
+        let buf = self.scanner.buf;
+        if self.validated {
+            return match skip_value(buf, start) {
+                Some(v) => Ok((v.end, v.kind)),
+                None => Err(fail(buf, start)),
+            };
+        }
+        // The object itself is the one level already used (`max_depth >= 1` was checked at
+        // the `{`).
+        scan_value_at(buf, start, self.scanner.max_depth.saturating_sub(1))
+    }
+
     /// Offset one past the closing `}` once iteration finished without error.
     pub fn end(&self) -> usize {
         self.pos
@@ -186,9 +211,7 @@ impl<'a> CheckedMembers<'a> {
             return Err(fail(buf, q));
         }
         let start = skip_ws(buf, q + 1);
-        // The object itself is the one level already used (`max_depth >= 1` was checked at
-        // the `{`).
-        let (end, kind) = scan_value_at(buf, start, self.scanner.max_depth.saturating_sub(1))?;
+        let (end, kind) = self.value_at(start)?;
         Ok((key, Value { start, end, kind }))
     }
 }
@@ -219,8 +242,7 @@ impl<'a> CheckedMembers<'a> {
         let fine = self.state != CM_ERROR && self.state != CM_TOO_DEEP;
         if let Some((n, len)) = buf.get(p..).filter(|_| fine).and_then(&known) {
             let start = skip_ws(buf, p + len);
-            // The object is the one level already used (`max_depth >= 1` checked at `{`).
-            return Some(match scan_value_at(buf, start, self.scanner.max_depth.saturating_sub(1)) {
+            return Some(match self.value_at(start) {
                 Ok((end, kind)) => {
                     self.pos = end;
                     self.state = CM_AFTER_MEMBER;
@@ -1200,6 +1222,21 @@ mod tests {
         assert_eq!(keyed(r#"{"id":[[]]}"#, 3), ["#7=[[]]"]);
         assert_eq!(keyed(r#"{"id":[[]]}"#, 2), ["!"]);
         assert_eq!(keyed(r#"{"id":1}"#, 0), ["!"]);
+    }
+
+    #[test]
+    fn members_of_validated_text_match_the_checked_ones() {
+        let text = br#"{"id":1, "a" : [2, {"b":"\u00e9\""}], "s":"x\"y", "n":-1.5e3, "t":true, "z":null}"#;
+        let sc = Scanner::new(text, MAX_DEPTH);
+        assert!(sc.document().is_ok());
+        let checked: Vec<_> = sc.members(0).map(|m| m.ok()).collect();
+        let skipped: Vec<_> = sc.members_of_validated(0).map(|m| m.ok()).collect();
+        assert_eq!(checked.len(), 6);
+        assert_eq!(checked, skipped);
+        // On text nobody validated it stops somewhere, without panicking.
+        for bad in [&br#"{"a":[1,"#[..], br#"{"a":"#, br#"{"a":tru}"#, br#"{"a":"\"#, b"{"] {
+            let _ = Scanner::new(bad, MAX_DEPTH).members_of_validated(0).count();
+        }
     }
 
     fn nested(depth: usize, open: &str, close: &str) -> String {
