@@ -151,13 +151,26 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 fn connector(ca: &Ca, client: Option<&Leaf>, alpn: bool) -> TlsConnector {
+    let mut config = client_config(ca, client, rustls::DEFAULT_VERSIONS);
+    if alpn {
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    }
+    TlsConnector::from(Arc::new(config))
+}
+
+/// A client configuration trusting `ca`, speaking `versions`, with `client`'s certificate.
+fn client_config(
+    ca: &Ca,
+    client: Option<&Leaf>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(CertificateDer::from(ca.cert_der.clone())).expect("CA");
     let builder = rustls::ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .expect("versions")
         .with_root_certificates(roots);
-    let mut config = match client {
+    match client {
         Some(leaf) => builder
             .with_client_auth_cert(
                 vec![CertificateDer::from(leaf.cert_der.clone())],
@@ -165,11 +178,7 @@ fn connector(ca: &Ca, client: Option<&Leaf>, alpn: bool) -> TlsConnector {
             )
             .expect("client certificate"),
         None => builder.with_no_client_auth(),
-    };
-    if alpn {
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
     }
-    TlsConnector::from(Arc::new(config))
 }
 
 async fn tls(addr: &str, connector: &TlsConnector) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
@@ -1130,22 +1139,7 @@ fn connector_versions(
     client: Option<&Leaf>,
     versions: &[&'static rustls::SupportedProtocolVersion],
 ) -> TlsConnector {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from(ca.cert_der.clone())).expect("CA");
-    let builder = rustls::ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(versions)
-        .expect("versions")
-        .with_root_certificates(roots);
-    let config = match client {
-        Some(leaf) => builder
-            .with_client_auth_cert(
-                vec![CertificateDer::from(leaf.cert_der.clone())],
-                PrivateKeyDer::Pkcs8(leaf.key_der.clone().into()),
-            )
-            .expect("client certificate"),
-        None => builder.with_no_client_auth(),
-    };
-    TlsConnector::from(Arc::new(config))
+    TlsConnector::from(Arc::new(client_config(ca, client, versions)))
 }
 
 /// Asserts that a TLS client is not served: its handshake fails, or (TLS 1.3, where the client

@@ -632,13 +632,14 @@ async fn accept_loop(
             (Some(table), Some(ip)) => match table.acquire(ip) {
                 Some(slot) => Some(slot),
                 None => {
-                    tracing::warn!(
-                        listener = %info.endpoint,
-                        peer = peer.as_deref().unwrap_or("-"),
-                        "connection limit per address ({}) reached: refusing the connection",
-                        table.max
+                    refuse_over_limit(
+                        stream,
+                        &info,
+                        &common,
+                        peer.as_deref(),
+                        "connection limit per address",
+                        table.max,
                     );
-                    reject(stream, &info, &common);
                     continue;
                 }
             },
@@ -657,16 +658,27 @@ async fn accept_loop(
                 });
             }
             Err(_) => {
-                tracing::warn!(
-                    listener = %info.endpoint,
-                    peer = peer.as_deref().unwrap_or("-"),
-                    "connection limit ({}) reached: refusing the connection",
-                    common.max_connections
-                );
-                reject(stream, &info, &common);
+                refuse_over_limit(stream, &info, &common, peer.as_deref(), "connection limit", common.max_connections)
             }
         }
     }
+}
+
+/// Logs that a connection is over a limit (`what`, of `limit` connections) and refuses it.
+fn refuse_over_limit(
+    stream: Stream,
+    info: &Arc<ListenerInfo>,
+    common: &Common,
+    peer: Option<&str>,
+    what: &str,
+    limit: usize,
+) {
+    tracing::warn!(
+        listener = %info.endpoint,
+        peer = peer.unwrap_or("-"),
+        "{what} ({limit}) reached: refusing the connection"
+    );
+    reject(stream, info, common);
 }
 
 /// Refuses a connection over a limit in the background ([`refuse`]), or just closes it when
