@@ -399,8 +399,8 @@ fn digits_of(mut v: u64, buf: &mut [u8; INT_BUF]) -> usize {
                 n % 100
             }
             Err(_) => {
-                let d = (v % 100) as u32;
-                v /= 100;
+                let (q, d) = div100(v);
+                v = q;
                 d
             }
         };
@@ -414,6 +414,32 @@ fn digits_of(mut v: u64, buf: &mut [u8; INT_BUF]) -> usize {
         used += 2;
     }
     used
+}
+
+/// `(v / 100, v % 100)`, for values above `u32::MAX`.
+#[inline]
+fn div100(v: u64) -> (u64, u32) {
+    #[cfg(target_pointer_width = "64")]
+    return (v / 100, (v % 100) as u32);
+    #[cfg(not(target_pointer_width = "64"))]
+    return div100_long(v);
+}
+
+/// [`div100`] by long division (shift and subtract, 64 steps): on 32-bit targets this keeps
+/// the 64-bit division routine (about 900 B of flash on a Cortex-M) out of the image, for
+/// numbers that are rare on a device.
+#[cfg(any(test, not(target_pointer_width = "64")))]
+fn div100_long(v: u64) -> (u64, u32) {
+    let (mut q, mut r) = (0u64, 0u32);
+    for i in (0..64).rev() {
+        // `r < 100` before the shift, so it stays below 200: no overflow.
+        r = (r << 1) | ((v >> i) & 1) as u32;
+        if r >= 100 {
+            r -= 100;
+            q |= 1 << i;
+        }
+    }
+    (q, r)
 }
 
 fn uint(k: &mut dyn Sink, v: u64) -> Result<(), Stop> {
@@ -1255,6 +1281,29 @@ mod tests {
 
     fn compact<T: Serialize + ?Sized>(v: &T) -> String {
         render(v, Style::Compact).expect("serializes")
+    }
+
+    #[test]
+    fn long_division_by_100_matches_the_hardware() {
+        let mut values =
+            std::vec![0, 1, 99, 100, 101, u64::from(u32::MAX), u64::from(u32::MAX) + 1, u64::MAX, u64::MAX - 1];
+        // A deterministic spread over the whole range (xorshift).
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.push(x);
+            values.push(x >> (x % 64));
+        }
+        for v in values {
+            assert_eq!(div100_long(v), (v / 100, (v % 100) as u32), "{v}");
+        }
+        // And the digits of large numbers, whichever way they were divided.
+        for v in [u64::MAX, u64::from(u32::MAX) + 1, 10_000_000_000_000_000_000, 12_345_678_901_234] {
+            assert_eq!(compact(&v), std::format!("{v}"));
+        }
+        assert_eq!(compact(&i64::MIN), "-9223372036854775808");
     }
 
     fn python<T: Serialize + ?Sized>(v: &T) -> String {
