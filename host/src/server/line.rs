@@ -73,6 +73,14 @@ pub(super) async fn serve<S: Service, IO: AsyncRead + AsyncWrite + Unpin>(
     let mut discarding = false;
     // When the line being received started to arrive; `None` between lines.
     let mut line_since: Option<Instant> = None;
+    // One timer and one shutdown watch for the connection's life, not one per read: arming a
+    // timer takes the runtime's timer lock, and a round trip waits for one read. The timer is
+    // moved earlier when a wait's deadline is earlier; when it fires early (for a deadline
+    // that has since moved later) it is re-armed for the current one.
+    let timer = tokio::time::sleep_until(far_future());
+    tokio::pin!(timer);
+    let shutdown = common.shutdown.cancelled();
+    tokio::pin!(shutdown);
     loop {
         if let Some(i) = buf.get(scanned..).and_then(|rest| rest.iter().position(|&b| b == b'\n')) {
             let nl = scanned + i;
@@ -130,25 +138,36 @@ pub(super) async fn serve<S: Service, IO: AsyncRead + AsyncWrite + Unpin>(
             line_since = Some(Instant::now());
         }
         let (deadline, what) = read_deadline(common.idle_timeout, common.request_timeout, line_since);
-        let read = tokio::select! {
-            biased;
-            () = common.shutdown.cancelled() => break,
-            r = io.read(&mut chunk) => r,
-            () = sleep_until(deadline) => {
-                match what {
-                    Waiting::Request => tracing::warn!(
-                        peer,
-                        "request not complete within {:?} of its first byte: closing",
-                        common.request_timeout
-                    ),
-                    Waiting::Idle => tracing::debug!(peer, "idle for {:?}: closing", common.idle_timeout),
+        let deadline = deadline.unwrap_or_else(far_future);
+        if timer.is_elapsed() || deadline < timer.deadline() {
+            timer.as_mut().reset(deadline);
+        }
+        let read = loop {
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break None,
+                r = io.read(&mut chunk) => break Some(r),
+                () = &mut timer => {
+                    if Instant::now() >= deadline {
+                        match what {
+                            Waiting::Request => tracing::warn!(
+                                peer,
+                                "request not complete within {:?} of its first byte: closing",
+                                common.request_timeout
+                            ),
+                            Waiting::Idle => tracing::debug!(peer, "idle for {:?}: closing", common.idle_timeout),
+                        }
+                        break None;
+                    }
+                    timer.as_mut().reset(deadline);
                 }
-                break;
             }
         };
         let n = match read {
-            Ok(n) => n,
-            Err(e) => {
+            // Shut down, or timed out.
+            None => break,
+            Some(Ok(n)) => n,
+            Some(Err(e)) => {
                 tracing::debug!(peer, "read failed: {e}");
                 return;
             }
@@ -190,12 +209,10 @@ fn read_deadline(idle: Duration, request: Duration, line_since: Option<Instant>)
     }
 }
 
-/// Sleeps until `deadline`; forever without one.
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
+/// A deadline that stands for "never" (a year away: far beyond any timeout, and never near
+/// `Instant`'s limits).
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(365 * 24 * 3600)
 }
 
 /// Runs one request line and appends its reply and CRLF to `pending`, writing `pending` out
