@@ -1,6 +1,7 @@
 //! Shared helpers for the reflex test suite: the demo service in process, and the vectors.
 
 pub mod certs;
+pub mod lines;
 
 use reflex::{Config, RpcInfo, Transport};
 use reflex_demo::{Demo, NoPlatform};

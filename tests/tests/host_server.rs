@@ -11,20 +11,18 @@ use reflex::RpcInfo;
 use reflex_host::server::{Server, ServerConfig, ServerError, BUSY_REPLY};
 use reflex_host::Endpoint;
 use reflex_tests::certs::{Ca, Leaf, TempDir};
+use reflex_tests::lines::{bounded, Lines};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 
-/// Longest any single network wait may take before the test fails.
+/// How long the 200 concurrent calls may take together (single waits are bounded by
+/// `reflex_tests::lines::WAIT`).
 const WAIT: Duration = Duration::from_secs(5);
-
-async fn bounded<F: std::future::Future>(what: &str, f: F) -> F::Output {
-    tokio::time::timeout(WAIT, f).await.unwrap_or_else(|_| panic!("timed out: {what}"))
-}
 
 // ------------------------------------------------------------------------------------------
 // Servers
@@ -82,45 +80,24 @@ fn unix_path(dir: &TempDir) -> PathBuf {
 // ------------------------------------------------------------------------------------------
 // Line clients
 
-/// A line-protocol connection over any stream.
-struct Lines<IO> {
-    io: BufReader<IO>,
+/// What these tests add to the shared line client.
+#[allow(async_fn_in_trait)]
+trait LinesExt {
+    /// The reply to `request`, parsed.
+    async fn call_json(&mut self, request: &str) -> Value;
+    /// Reads until end of file, which must come cleanly; what arrived before it.
+    async fn rest(&mut self) -> Vec<u8>;
 }
 
-impl<IO: AsyncRead + AsyncWrite + Unpin> Lines<IO> {
-    fn new(io: IO) -> Self {
-        Lines { io: BufReader::new(io) }
-    }
-
-    async fn send(&mut self, bytes: &[u8]) {
-        bounded("write", self.io.get_mut().write_all(bytes)).await.expect("write");
-        bounded("flush", self.io.get_mut().flush()).await.expect("flush");
-    }
-
-    /// The next reply line, which must end in CRLF; returned without it.
-    async fn reply(&mut self) -> String {
-        let mut line = Vec::new();
-        let n = bounded("reply line", self.io.read_until(b'\n', &mut line)).await.expect("read");
-        assert!(n > 0, "connection closed while waiting for a reply");
-        let text = String::from_utf8(line).expect("UTF-8 reply");
-        assert!(text.ends_with("\r\n"), "reply must end in CRLF: {text:?}");
-        text.trim_end_matches("\r\n").to_string()
-    }
-
-    async fn call(&mut self, request: &str) -> String {
-        self.send(format!("{request}\n").as_bytes()).await;
-        self.reply().await
-    }
-
+impl<IO: AsyncRead + AsyncWrite + Unpin> LinesExt for Lines<IO> {
     async fn call_json(&mut self, request: &str) -> Value {
         let reply = self.call(request).await;
         serde_json::from_str(&reply).unwrap_or_else(|e| panic!("invalid JSON reply {reply:?}: {e}"))
     }
 
-    /// Reads until end of file; what arrived before it.
     async fn rest(&mut self) -> Vec<u8> {
-        let mut rest = Vec::new();
-        bounded("end of file", self.io.read_to_end(&mut rest)).await.expect("read to end");
+        let (rest, ended) = self.read_rest().await;
+        ended.expect("read to end");
         rest
     }
 }

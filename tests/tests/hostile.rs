@@ -15,7 +15,6 @@
 //!
 //! Every server listens on 127.0.0.1 port 0, and every wait is bounded.
 
-use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,18 +22,12 @@ use std::time::{Duration, Instant};
 use reflex::{Config, RpcInfo, Transport};
 use reflex_host::server::{Server, ServerConfig, ServerError, BUSY_REPLY};
 use reflex_host::Endpoint;
+use reflex_tests::lines::{bounded, Lines};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-
-/// Longest any single network wait may take before the test fails.
-const WAIT: Duration = Duration::from_secs(10);
-
-async fn bounded<F: Future>(what: &str, f: F) -> F::Output {
-    tokio::time::timeout(WAIT, f).await.unwrap_or_else(|_| panic!("timed out: {what}"))
-}
 
 /// A normal call, made after each hostile input to show the connection still works.
 const ALIVE: &str = r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":"alive"}"#;
@@ -88,50 +81,29 @@ async fn start(config: ServerConfig) -> Running {
 // ------------------------------------------------------------------------------------------
 // Clients
 
-/// A line-protocol connection.
-struct Lines<IO> {
-    io: BufReader<IO>,
+/// What these tests add to the shared line client.
+#[allow(async_fn_in_trait)]
+trait LinesExt {
+    /// A normal call, which must be answered normally.
+    async fn alive(&mut self);
+    /// Reads until end of file (or a reset); what arrived before it.
+    async fn rest(&mut self) -> Vec<u8>;
 }
 
-impl<IO: AsyncRead + AsyncWrite + Unpin> Lines<IO> {
-    async fn send(&mut self, bytes: &[u8]) {
-        bounded("write", self.io.get_mut().write_all(bytes)).await.expect("write");
-        bounded("flush", self.io.get_mut().flush()).await.expect("flush");
-    }
-
-    /// The next reply line (which must end in CRLF), without the CRLF.
-    async fn reply(&mut self) -> String {
-        let mut line = Vec::new();
-        let n = bounded("reply line", self.io.read_until(b'\n', &mut line)).await.expect("read");
-        assert!(n > 0, "connection closed while waiting for a reply");
-        let text = String::from_utf8(line).expect("replies are UTF-8");
-        assert!(text.ends_with("\r\n"), "reply must end in CRLF: {text:?}");
-        text.trim_end_matches("\r\n").to_string()
-    }
-
-    async fn call(&mut self, request: &[u8]) -> String {
-        let mut line = request.to_vec();
-        line.push(b'\n');
-        self.send(&line).await;
-        self.reply().await
-    }
-
+impl<IO: AsyncRead + AsyncWrite + Unpin> LinesExt for Lines<IO> {
     async fn alive(&mut self) {
-        assert_eq!(self.call(ALIVE.as_bytes()).await, ALIVE_REPLY, "the connection must still answer");
+        assert_eq!(self.call(ALIVE).await, ALIVE_REPLY, "the connection must still answer");
     }
 
-    /// Reads until end of file; what arrived before it.
     async fn rest(&mut self) -> Vec<u8> {
-        let mut rest = Vec::new();
-        let _ = bounded("end of file", self.io.read_to_end(&mut rest)).await;
-        rest
+        self.read_rest().await.0
     }
 }
 
 async fn tcp(addr: &str) -> Lines<TcpStream> {
     let s = bounded("connect", TcpStream::connect(addr)).await.expect("connect");
     s.set_nodelay(true).expect("nodelay");
-    Lines { io: BufReader::new(s) }
+    Lines::new(s)
 }
 
 #[derive(Debug)]
@@ -373,7 +345,7 @@ async fn eight_mib_line_gets_one_error_and_the_connection_survives() {
     bounded("next reply", r.read_line(&mut line)).await.expect("read");
     assert_eq!(line, format!("{ALIVE_REPLY}\r\n"), "exactly one error, then the next request's reply");
     let w = bounded("writer", writer).await.expect("writer");
-    let mut c = Lines { io: BufReader::new(r.into_inner().reunite(w).expect("same stream")) };
+    let mut c = Lines::new(r.into_inner().reunite(w).expect("same stream"));
     c.alive().await;
 
     // Over HTTP: 413 with the error as a JSON body, without the body being read; the
